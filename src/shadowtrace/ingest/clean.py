@@ -78,9 +78,11 @@ def sanitize_sql(expr: str) -> str:
     cannot change it; only surrounding spaces go).
     """
     delete, space, _ = _classes()
+    # DuckDB's NFC stops at a NUL byte; U+0001 behaves the same under NFC (a
+    # starter that composes with nothing) and is deleted right after, like NUL.
+    nfc = f"nfc_normalize(replace({expr}, chr(0), chr(1)))"
     slow = strip_sql(
-        f"regexp_replace(regexp_replace(nfc_normalize({expr}), '{delete}', '', 'g'), "
-        f"'{space}', ' ', 'g')"
+        f"regexp_replace(regexp_replace({nfc}, '{delete}', '', 'g'), '{space}', ' ', 'g')"
     )
     return (
         f"nullif(CASE WHEN regexp_full_match({expr}, '[ -~]*') THEN trim({expr}) "

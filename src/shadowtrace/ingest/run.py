@@ -468,6 +468,12 @@ def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) 
     for src, (item, sr) in enumerate(zip(items, report.sources, strict=True)):
         if sr.skipped is not None:
             continue
+        # The merge may have rejected values too (schema conflicts): count again.
+        sr.values_rejected = int(
+            con.execute(
+                "SELECT count(*) FROM _rej WHERE src = ? AND kind = 'value'", [src]
+            ).fetchall()[0][0]
+        )
         is_new = con.execute(
             "SELECT is_new FROM _srcmap WHERE src = ?", [src]
         ).fetchall()[0][0]

@@ -1,0 +1,48 @@
+"""The SQL port of followthemoney's text clean-up gives exactly what FtM gives."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+from followthemoney.util import sanitize_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shadowtrace.ingest.clean import sanitize_sql, strip_sql
+
+# Every code point but surrogates (DuckDB strings are valid UTF-8).
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40
+)
+SPECIAL = st.sampled_from(
+    [" ", "\t", "\n", "\r", "\x00", "\x0b", "\x85", "\xa0", "\u200b", "\u2003", "\u3000",
+     "\ufeff", "\u00ad", "e\u0301", "Ä", "中", "ё", "\u2028", "'", '"', "a"]
+)  # fmt: skip
+
+
+def _sql(values: list[str]) -> list[str | None]:
+    con = duckdb.connect()
+    con.register("t", pa.table({"i": list(range(len(values))), "v": values}))
+    rows = con.execute(f"SELECT i, {sanitize_sql('v')} FROM t ORDER BY i").fetchall()
+    return [r[1] for r in rows]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(TEXT, st.lists(SPECIAL, max_size=8).map("".join)), min_size=1, max_size=20))
+def test_sanitize_sql_equals_ftm(values):
+    assert _sql(values) == [sanitize_text(v) for v in values]
+
+
+def test_sanitize_known_cases():
+    cases = [
+        "  a b ", "\xa0x\u2003y\u200b\x00z\t\n", "e\u0301", "", " ", "\ufeffabc", "\u3000中文 ",
+        "\x00¡", "e\x00\u0301",
+    ]  # fmt: skip
+    assert _sql(cases) == [sanitize_text(c) for c in cases]
+
+
+def test_strip_matches_python():
+    con = duckdb.connect()
+    for value in [" x ", "\t\n x \xa0", "x", ""]:
+        got = con.execute(f"SELECT {strip_sql('?::VARCHAR')}", [value]).fetchall()[0][0]
+        assert got == value.strip()
