@@ -91,16 +91,21 @@ def sanitize_sql(expr: str) -> str:
 
 
 @cache
+def _types() -> dict[str, PropertyType]:
+    return {t.name: t for t in registry.types}
+
+
+@cache
 def needs_python_clean(type_name: str) -> bool:
     """Whether FtM's cleaning of this type does more than pass text through."""
-    ptype = registry.get(type_name)
+    ptype = _types().get(type_name)
     if ptype is None or ptype is registry.entity:
         return False
     return type(ptype).clean_text is not PropertyType.clean_text
 
 
 def _clean_one(type_name: str, value: str, fmt: str | None, fuzzy: bool) -> str | None:
-    ptype = registry.get(type_name)
+    ptype = _types().get(type_name)
     if ptype is None:
         return None
     try:

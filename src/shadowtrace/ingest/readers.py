@@ -86,7 +86,10 @@ def read_ftm_json(
     """Read FtM entities, one JSON object a line (``.json``, ``.ijson``, gzip too)."""
     reader = (
         f"read_csv({string_literal(str(path))}, columns = {{'line': 'VARCHAR'}}, "
-        "delim = '\\x1f\\x1e', quote = '', escape = '', header = false, auto_detect = false, "
+        # Control characters cannot occur unescaped in valid JSON: as a delimiter
+        # they keep every line whole.
+        f"delim = {string_literal(chr(0x1F) + chr(0x1E))}, quote = '', escape = '', "
+        "header = false, auto_detect = false, "
         f"strict_mode = false, max_line_size = {MAX_LINE_SIZE}, compression = 'auto')"
     )
     try:

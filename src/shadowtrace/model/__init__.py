@@ -76,9 +76,15 @@ def get_model() -> Model:
 
 @cache
 def extension_schemata() -> frozenset[str]:
-    """Names of the schemata that stock FtM does not have."""
-    stock = Model(MODEL_PATH)
-    return frozenset(name for name in get_model().schemata if name not in stock.schemata)
+    """Names of the schemata that stock FtM does not have (those declared here)."""
+    import yaml
+
+    names: set[str] = set()
+    for file in sorted(EXTENSION_PATH.rglob("*.yaml")):
+        with file.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+        names.update(data)
+    return frozenset(names)
 
 
 def is_extension(schema: Schema | str) -> bool:

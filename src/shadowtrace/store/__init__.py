@@ -27,6 +27,7 @@ import duckdb
 from shadowtrace.errors import StoreError
 from shadowtrace.model import extension_schemata, get_model
 from shadowtrace.store.migrations import MIGRATIONS, Migration
+from shadowtrace.store.sql import ident
 from shadowtrace.store.views import all_view_sql
 
 __all__ = ["DEFAULT_STORE", "Store", "StoreSummary"]
@@ -34,6 +35,11 @@ __all__ = ["DEFAULT_STORE", "Store", "StoreSummary"]
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "shadowtrace.duckdb"
+SCHEMATA_COLUMNS = [
+    "name", "label", "depth", "ancestors", "abstract", "is_edge", "edge_source", "edge_target",
+    "extension", "matchable",
+]  # fmt: skip
+PROPERTY_COLUMNS = ["schema", "prop", "type", "range", "stub", "qname"]
 
 
 @dataclass
@@ -233,19 +239,30 @@ class Store:
                 "depth INTEGER, ancestors VARCHAR[], abstract BOOLEAN, is_edge BOOLEAN, "
                 "edge_source VARCHAR, edge_target VARCHAR, extension BOOLEAN, matchable BOOLEAN)"
             )
-            self.con.executemany("INSERT INTO ftm_schemata VALUES (?,?,?,?,?,?,?,?,?,?)", schemata)
+            self._insert_rows("ftm_schemata", schemata, SCHEMATA_COLUMNS)
             self.con.execute(
                 "CREATE OR REPLACE TABLE ftm_properties (schema VARCHAR, prop VARCHAR, "
                 "type VARCHAR, range VARCHAR, stub BOOLEAN, qname VARCHAR, "
                 "PRIMARY KEY (schema, prop))"
             )
-            self.con.executemany("INSERT INTO ftm_properties VALUES (?,?,?,?,?,?)", props)
+            self._insert_rows("ftm_properties", props, PROPERTY_COLUMNS)
             for sql in views:
                 self.con.execute(sql)
             self.con.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('model', ?)",
                 [digest],
             )
+
+    def _insert_rows(self, table: str, rows: list[tuple[Any, ...]], columns: list[str]) -> None:
+        """Insert many rows through Arrow (DuckDB's executemany goes row by row)."""
+        import pyarrow as pa
+
+        data = pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
+        self.con.register("_rows_arrow", data)
+        try:
+            self.con.execute(f"INSERT INTO {ident(table)} SELECT * FROM _rows_arrow")
+        finally:
+            self.con.unregister("_rows_arrow")
 
     # -- transactions ----------------------------------------------------------
 
@@ -274,8 +291,8 @@ class Store:
     # -- reading ---------------------------------------------------------------
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self.con.execute(sql, list(params)).fetchone()
-        return None if row is None else row[0]
+        rows = self.con.execute(sql, list(params)).fetchall()
+        return rows[0][0] if rows else None
 
     def summary(self) -> StoreSummary:
         s = StoreSummary(path=self.path)
@@ -299,7 +316,5 @@ class Store:
         return s
 
     def next_id(self, table: str, column: str) -> int:
-        from shadowtrace.store.sql import ident
-
         sql = f"SELECT coalesce(max({ident(column)}), 0) + 1 FROM {ident(table)}"
         return int(self.scalar(sql))
