@@ -92,7 +92,7 @@ def to_stock(data: dict[str, Any]) -> dict[str, Any]:
         kept.setdefault("notes", [])
         kept["notes"] = [*kept["notes"], f"[{schema.name}] " + "; ".join(notes)]
     elif notes and stock.get("description") is not None:
-        kept["description"] = [*kept.get("description", []), "; ".join(notes)]
+        kept["description"] = [*kept.get("description", []), f"[{schema.name}] " + "; ".join(notes)]
     out = dict(data)
     out["schema"] = stock.name
     out["properties"] = kept

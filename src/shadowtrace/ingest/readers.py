@@ -2,8 +2,13 @@
 
 Both are read by DuckDB in bulk. A JSON lines file is read as lines of text so
 that a malformed line is a counted reject with its line number, not a failed run.
-Values go through the same type cleaning as mapped sources (a no-op on values that
-are already clean).
+
+FtM's formats hold values that were cleaned when they were made, and a statement's
+id is a hash of its value: re-cleaning would change both (FtM's address cleaning,
+for one, is not idempotent). So values are *validated* by their type, not
+rewritten, except for code-like types whose canonical form is unambiguous
+(countries, dates, phones, e-mails ...), which are normalised: a hand-written
+``"country": ["Germany"]`` is stored as ``de``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,18 @@ from shadowtrace.ingest.compile import MAX_TEXT_CHARS, MAX_VALUE_CHARS
 from shadowtrace.ingest.sources import MAX_LINE_SIZE, LoadedTable, _first_line, load_csv
 from shadowtrace.store.sql import ident, string_literal
 
-__all__ = ["STATEMENT_COLUMNS", "is_statements_header", "read_ftm_json", "read_statements"]
+__all__ = [
+    "NORMALISED_TYPES",
+    "STATEMENT_COLUMNS",
+    "is_statements_header",
+    "read_ftm_json",
+    "read_statements",
+]
+
+#: Types whose values are rewritten to their canonical form on reading FtM files.
+NORMALISED_TYPES = frozenset(
+    {"country", "language", "topic", "gender", "date", "phone", "email", "url", "ip", "mimetype"}
+)
 
 STATEMENT_COLUMNS = frozenset({"entity_id", "prop", "schema", "value"})
 _LIMIT = (
@@ -54,7 +70,11 @@ def _clean_into_raw(
         )
         clean_distinct(con, "_tocleanv", "_cleaned")
         join = "LEFT JOIN _cleaned c ON c.prop_type = v.prop_type AND c.raw = v.raw AND c.fmt IS NULL"
-        value = f"CASE WHEN v.prop_type IN ({types_sql}) THEN c.value ELSE v.raw END"
+        normalised = ", ".join(string_literal(x) for x in sorted(NORMALISED_TYPES))
+        value = (
+            f"CASE WHEN v.prop_type IN ({normalised}) THEN c.value "
+            f"WHEN v.prop_type IN ({types_sql}) AND c.value IS NULL THEN NULL ELSE v.raw END"
+        )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _jclean AS SELECT v.*, {value} AS value FROM {t} v {join}"
     )

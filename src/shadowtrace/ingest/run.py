@@ -138,7 +138,7 @@ def ingest(
     """
     items = plan_ingest(inputs, dataset=dataset, mapping=mapping)
     started = time.monotonic()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     con = store.con
     # Record numbers come from scan order, so scans must keep the file's order.
     con.execute("SET preserve_insertion_order = true")

@@ -1,0 +1,142 @@
+"""A run is idempotent, atomic (even when killed), and exports round-trip."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shadowtrace.export import export
+from shadowtrace.ingest import ingest
+from shadowtrace.store import Store
+from tests.conftest import FTM, statement_rows
+
+DONATIONS = [str(FTM / "donations.csv")]
+MAPPING = str(FTM / "donations.yml")
+
+
+def test_same_file_twice_adds_nothing(file_store):
+    first = ingest(file_store, DONATIONS, dataset="donations", mapping=MAPPING)
+    assert first.statements_new > 0
+    before = statement_rows(file_store)
+    provenance = file_store.scalar("SELECT count(*) FROM entity_sources")
+    again = ingest(file_store, DONATIONS, dataset="donations", mapping=MAPPING)
+    assert again.sources[0].skipped is not None
+    forced = ingest(file_store, DONATIONS, dataset="donations", mapping=MAPPING, force=True)
+    assert forced.statements_new == 0
+    assert forced.statements_seen == first.statements_new
+    assert statement_rows(file_store) == before
+    assert file_store.scalar("SELECT count(*) FROM entity_sources") == provenance
+    assert file_store.scalar("SELECT count(*) FROM sources") == 1
+
+
+def test_same_facts_from_another_file_are_one_statement(tmp_path, store):
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes((FTM / "donations.csv").read_bytes() + b"\n")
+    ingest(store, DONATIONS, dataset="donations", mapping=MAPPING)
+    n = store.scalar("SELECT count(*) FROM statements")
+    report = ingest(store, [str(copy)], dataset="donations", mapping=MAPPING)
+    assert report.statements_new == 0
+    assert store.scalar("SELECT count(*) FROM statements") == n
+    # ...but the second file is recorded as a source of the same entities.
+    assert store.scalar("SELECT count(DISTINCT source_id) FROM entity_sources") == 2
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    header = (FTM / "donations.csv").read_text(encoding="utf-8").splitlines()[0]
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(header + "\n")
+        for i in range(rows):
+            fh.write(f'"P{i % 50}",{1000 + i},"PERSON","Donor {i}","Street {i}","City {i % 97}",'
+                     f'"Deutschland",2011-12-{1 + i % 28:02d},2011-12-30\n')  # fmt: skip
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_or_interrupted_run_leaves_store_unchanged(tmp_path, sig):
+    store_path = tmp_path / "s.duckdb"
+    with Store.open(store_path) as st:
+        ingest(st, [str(FTM / "donations.ijson")], dataset="base")
+        before = statement_rows(st)
+        runs = st.scalar("SELECT count(*) FROM runs")
+    big = tmp_path / "big.csv"
+    _big_csv(big, 400_000)
+    cmd = [
+        sys.executable, "-m", "shadowtrace.cli.__main__", "--store", str(store_path),
+        "--no-progress", "ingest", str(big), "-d", "big", "-m", MAPPING,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Wait until the run is under way (its temp work has started), then kill it.
+    time.sleep(4.0)
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    with Store.open(store_path) as st:
+        assert statement_rows(st) == before
+        assert st.scalar("SELECT count(*) FROM runs") == runs
+        assert st.scalar("SELECT count(*) FROM sources") == 1
+
+
+def test_ftm_export_reingests_to_the_same_statements(tmp_path, store):
+    ingest(store, DONATIONS, dataset="donations", mapping=MAPPING)
+    out = tmp_path / "entities.ijson"
+    export(store, "ftm", str(out))
+    with Store.open(":memory:") as again:
+        ingest(again, [str(out)], dataset="donations")
+        assert statement_rows(again) == statement_rows(store)
+
+
+def test_statements_export_reingests_to_the_same_statements(tmp_path, store, kek_env):
+    ingest(store, DONATIONS, dataset="donations", mapping=MAPPING)
+    ingest(store, [str(FTM / "kek.yml")], dataset="kek")
+    out = tmp_path / "statements.csv"
+    export(store, "statements", str(out))
+    with Store.open(":memory:") as again:
+        ingest(again, [str(out)], dataset="other")
+        assert statement_rows(again) == statement_rows(store)
+        full = "SELECT id, first_seen, original_value, origin FROM statements ORDER BY id"
+        assert again.con.execute(full).fetchall() == store.con.execute(full).fetchall()
+
+
+def test_stock_export_passes_ftm_validate(tmp_path, store):
+    rows = [
+        {"id": "w1", "schema": "CryptoWallet", "properties": {"publicKey": ["TXa1"]}},
+        {"id": "w2", "schema": "CryptoWallet", "properties": {"publicKey": ["TXb2"]}},
+        {"id": "t1", "schema": "CryptoTransfer", "properties": {
+            "sourceWallet": ["w1"], "targetWallet": ["w2"], "amount": ["1000"],
+            "currency": ["USDT"], "transactionHash": ["abc"], "date": ["2025-01-02"]}},
+        {"id": "e1", "schema": "Equipment", "properties": {
+            "name": ["BS-1"], "category": ["base_station"], "model": ["X1"]}},
+    ]  # fmt: skip
+    src = tmp_path / "ext.ijson"
+    src.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    ingest(store, [str(src)], dataset="ext")
+    ingest(store, DONATIONS, dataset="donations", mapping=MAPPING)
+    out = tmp_path / "stock.ijson"
+    export(store, "ftm", str(out), stock=True)
+    ftm = Path(sys.executable).parent / "ftm"
+    result = subprocess.run(
+        [str(ftm), "validate", "-i", str(out), "-o", str(tmp_path / "valid.ijson")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    validated = [json.loads(x) for x in (tmp_path / "valid.ijson").read_text().splitlines()]
+    assert len(validated) == 474 + len(rows)
+    by_id = {e["id"]: e for e in validated}
+    assert by_id["t1"]["schema"] == "Payment"
+    # Properties the stock schema lacks are kept as text (Payment has no `notes`).
+    (text,) = by_id["t1"]["properties"]["description"]
+    assert "Transaction hash: abc" in text and "From wallet: w1" in text
+    assert by_id["e1"]["schema"] == "Asset"
+    # The extended export keeps the extension schema and every property.
+    full = tmp_path / "full.ijson"
+    export(store, "ftm", str(full))
+    entity = next(json.loads(x) for x in full.read_text().splitlines() if '"t1"' in x)
+    assert entity["schema"] == "CryptoTransfer"
+    assert entity["properties"]["transactionHash"] == ["abc"]
