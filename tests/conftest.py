@@ -49,7 +49,7 @@ def read_ijson(path: Path) -> dict[str, dict]:
 
 def statement_rows(store: Store) -> list[tuple]:
     return store.con.execute(
-        "SELECT id, entity_id, schema, prop, value, dataset FROM statements ORDER BY id"
+        "SELECT id, entity_id, schema, prop, value, dataset FROM ftm_statements ORDER BY id"
     ).fetchall()
 
 

@@ -100,7 +100,7 @@ def test_statements_export_reingests_to_the_same_statements(tmp_path, store, kek
     with Store.open(":memory:") as again:
         ingest(again, [str(out)], dataset="other")
         assert statement_rows(again) == statement_rows(store)
-        full = "SELECT id, first_seen, original_value, origin FROM statements ORDER BY id"
+        full = "SELECT id, first_seen, original_value, origin FROM ftm_statements ORDER BY id"
         assert again.con.execute(full).fetchall() == store.con.execute(full).fetchall()
 
 
@@ -140,3 +140,23 @@ def test_stock_export_passes_ftm_validate(tmp_path, store):
     entity = next(json.loads(x) for x in full.read_text().splitlines() if '"t1"' in x)
     assert entity["schema"] == "CryptoTransfer"
     assert entity["properties"]["transactionHash"] == ["abc"]
+
+
+def test_chunked_mapping_gives_the_same_store(monkeypatch, store):
+    ingest(store, DONATIONS, dataset="donations", mapping=MAPPING)
+    expected = statement_rows(store)
+    provenance = store.con.execute(
+        "SELECT entity_id, source_row, origin FROM entity_sources ORDER BY ALL"
+    ).fetchall()
+    monkeypatch.setenv("SHADOWTRACE_INGEST_CHUNK", "7")
+    with Store.open(":memory:") as chunked:
+        report = ingest(chunked, DONATIONS, dataset="donations", mapping=MAPPING)
+        assert report.rows_in == report.rows_stored + report.rows_rejected + report.rows_filtered
+        assert report.entities_new == 474
+        assert statement_rows(chunked) == expected
+        assert chunked.con.execute(
+            "SELECT entity_id, source_row, origin FROM entity_sources ORDER BY ALL"
+        ).fetchall() == provenance
+        # Provenance is the first record each fact was read from, chunk or not.
+        first = "SELECT id, source_row FROM ftm_statements ORDER BY id"
+        assert chunked.con.execute(first).fetchall() == store.con.execute(first).fetchall()

@@ -8,7 +8,9 @@ from followthemoney.util import sanitize_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadowtrace.ingest.clean import sanitize_sql, strip_sql
+from followthemoney.types import registry
+
+from shadowtrace.ingest.clean import clean_sql, sanitize_sql, strip_sql
 
 # Every code point but surrogates (DuckDB strings are valid UTF-8).
 TEXT = st.text(
@@ -46,3 +48,29 @@ def test_strip_matches_python():
     for value in [" x ", "\t\n x \xa0", "x", ""]:
         got = con.execute(f"SELECT {strip_sql('?::VARCHAR')}", [value]).fetchall()[0][0]
         assert got == value.strip()
+
+
+NAMEISH = st.lists(
+    st.sampled_from(
+        ['"', "'", " ", "  ", "\n", "\t", ";", ",", ".", "<BR>", "<BR/>", "ESQ.,", "ESQ,",
+         "\u200b", "\u00ad", "\u3000", "\u0a00", "\xa0", "\x1c", "\r\n", "Ivan", "ООО", "中文", "a"]
+    ),
+    max_size=12,
+).map("".join)  # fmt: skip
+
+
+def _clean(prop_type: str, values: list[str]) -> list[str | None]:
+    con = duckdb.connect()
+    con.register("t", pa.table({"i": list(range(len(values))), "v": values}))
+    rows = con.execute(f"SELECT i, {clean_sql(prop_type, 'v')} FROM t ORDER BY i").fetchall()
+    return [r[1] for r in rows]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(NAMEISH, TEXT), min_size=1, max_size=20))
+def test_name_and_address_cleaning_equal_ftm(values):
+    # FtM cleans values that sanitize_text already cleaned; test on those.
+    values = [v for v in (sanitize_text(x) for x in values) if v is not None] or ["x"]
+    for prop_type in ("name", "address"):
+        ptype = registry.get(prop_type)
+        assert _clean(prop_type, values) == [ptype.clean_text(v) for v in values], prop_type

@@ -101,7 +101,7 @@ SELECT s.canonical_id, s.entity_id, s.prop, s.prop_type, s.schema, s.value, s.da
        strftime(s.first_seen, '%Y-%m-%dT%H:%M:%S') AS first_seen,
        strftime(s.last_seen, '%Y-%m-%dT%H:%M:%S') AS last_seen, s.id,
        src.name AS source, s.source_row, s.run_id
-FROM statements s LEFT JOIN sources src ON src.source_id = s.source_id
+FROM ftm_statements s LEFT JOIN sources src ON src.source_id = s.source_id
 ORDER BY s.canonical_id, s.entity_id, s.prop, s.value
 """
 

@@ -23,7 +23,17 @@ from followthemoney.types import registry
 from followthemoney.types.common import PropertyType
 from normality.cleaning import remove_unsafe_chars
 
-__all__ = ["clean_distinct", "needs_python_clean", "sanitize_sql", "strip_sql"]
+__all__ = [
+    "SQL_CLEANED_TYPES",
+    "clean_distinct",
+    "clean_sql",
+    "needs_python_clean",
+    "sanitize_sql",
+    "strip_sql",
+]
+
+#: Types whose FtM cleaning is ported to SQL (exactly; see tests/unit/test_sanitize.py).
+SQL_CLEANED_TYPES = frozenset({"name", "address"})
 
 
 def _char_class(codepoints: list[int]) -> str:
@@ -91,6 +101,78 @@ def sanitize_sql(expr: str) -> str:
 
 
 @cache
+def _python_ws() -> tuple[int, ...]:
+    import re
+
+    ws = re.compile(r"\s")
+    return tuple(cp for cp in range(sys.maxunicode + 1) if ws.match(chr(cp)))
+
+
+@cache
+def _python_ws_class() -> str:
+    """Python's Unicode ``\\s`` as an RE2 class (RE2's own ``\\s`` is ASCII only)."""
+    return _char_class(list(_python_ws()))
+
+
+#: normality.squash_spaces collapses these besides Python's white space.
+_EXTRA_SPACES = (0x2028, 0x2029, 0x0A00, 0x1680, 0x202F, 0x205F, 0x3000, *range(0x2000, 0x200B))
+
+
+def _squash_sql(expr: str) -> str:
+    """normality.squash_spaces: drop zero-width characters, collapse white space."""
+    from normality.cleaning import COLLAPSE_REMOVE_RE
+
+    remove = _char_class(
+        [cp for cp in range(0x10000) if COLLAPSE_REMOVE_RE.match(chr(cp))]
+    )
+    collapse = _char_class(sorted({*_python_ws(), *_EXTRA_SPACES}))
+    removed = f"regexp_replace({expr}, '{remove}', '', 'g')"
+    collapsed = f"regexp_replace({removed}, '{collapse}+', ' ', 'g')"
+    return f"regexp_replace({collapsed}, '^ +| +$', '', 'g')"
+
+
+@cache
+def _already_clean_pattern(prop_type: str) -> str:
+    """A pattern that any value the cleaning would change matches; values that do
+    not match are returned as they are, skipping the rewriting passes."""
+    from normality.cleaning import COLLAPSE_REMOVE_RE
+
+    remove = _char_class([cp for cp in range(0x10000) if COLLAPSE_REMOVE_RE.match(chr(cp))])
+    # any white space but a plain space, two spaces, a space at either end
+    other_ws = _char_class(sorted({*_python_ws(), *_EXTRA_SPACES} - {0x20}))
+    parts = [remove, other_ws, "  ", "^ ", " $", "^$"]
+    if prop_type == "name":
+        parts += ["^[\"']", "[\"']$"]
+    if prop_type == "address":
+        parts += ["<BR", "ESQ", ";", ",[,.]", ",\\s[,.]"]
+    return "|".join(parts)
+
+
+def clean_sql(prop_type: str, expr: str) -> str:
+    """SQL for FtM's ``clean_text`` of the types in :data:`SQL_CLEANED_TYPES`.
+
+    Returns NULL where FtM returns None.
+    """
+    slow = _clean_sql_full(prop_type, expr)
+    pattern = _already_clean_pattern(prop_type).replace("'", "''")
+    fast = f"regexp_matches({expr}, '{pattern}')"
+    return f"CASE WHEN {fast} THEN {slow} ELSE {expr} END"
+
+
+def _clean_sql_full(prop_type: str, expr: str) -> str:
+    if prop_type == "name":
+        # strip_quotes: Python's `$` also matches before a final newline, RE2's not.
+        unquoted = f"regexp_replace({expr}, '^[\"''](.*)[\"''](\n?)$', '\\1\\2')"
+        return f"nullif({_squash_sql(unquoted)}, '')"
+    if prop_type == "address":
+        breaks = f"regexp_replace({expr}, '\r\n|\n|<BR/>|<BR>|\t|ESQ\\.,|ESQ,|;', ', ', 'g')"
+        ws = _python_ws_class()
+        commata = f"regexp_replace({breaks}, ',{ws}?[,.]', ', ', 'g')"
+        return f"nullif({_squash_sql(commata)}, '')"
+    raise ValueError(f"no SQL cleaning for type {prop_type!r}")
+
+
+@cache
 def _types() -> dict[str, PropertyType]:
     return {t.name: t for t in registry.types}
 
@@ -99,7 +181,7 @@ def _types() -> dict[str, PropertyType]:
 def needs_python_clean(type_name: str) -> bool:
     """Whether FtM's cleaning of this type does more than pass text through."""
     ptype = _types().get(type_name)
-    if ptype is None or ptype is registry.entity:
+    if ptype is None or ptype is registry.entity or type_name in SQL_CLEANED_TYPES:
         return False
     return type(ptype).clean_text is not PropertyType.clean_text
 

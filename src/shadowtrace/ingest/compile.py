@@ -24,7 +24,13 @@ from dataclasses import dataclass
 import duckdb
 
 from shadowtrace.errors import MappingError
-from shadowtrace.ingest.clean import clean_distinct, needs_python_clean, strip_sql
+from shadowtrace.ingest.clean import (
+    SQL_CLEANED_TYPES,
+    clean_distinct,
+    clean_sql,
+    needs_python_clean,
+    strip_sql,
+)
 from shadowtrace.ingest.mapping import TEMPLATE_REF, EntitySpec, PropertySpec, QuerySpec
 from shadowtrace.model import get_model
 from shadowtrace.store.sql import ident, string_literal
@@ -85,15 +91,56 @@ def _filter_sql(query: QuerySpec, columns: set[str]) -> str:
     return " AND ".join(parts) if parts else "TRUE"
 
 
-def _id_sql(entity: EntitySpec, dataset: str) -> str:
+MAX_NETWORK_KEYS = 8
+
+
+def _id_select(entity: EntitySpec, dataset: str, source: str, where: str) -> str:
+    """SELECT (_row, origin, schema, entity_id) for one mapping entity.
+
+    followthemoney's id: ``sha1(dataset + key_literal + the sorted non-empty key
+    values, concatenated)``; ``None`` when every key is empty. Sorting a handful of
+    keys with a sorting network of ``least``/``greatest`` (empty strings sort first
+    and add nothing, like FtM's empty keys) is cheaper than list functions.
+    """
+    head = f"_row, {string_literal(entity.name)} AS origin, {string_literal(entity.schema)} AS schema"
     if entity.id_column is not None:
-        return ident(entity.id_column)
-    seed = dataset + (entity.key_literal or "")
-    keys = ", ".join(ident(k) for k in entity.keys)
-    present = f"list_filter([{keys}], lambda x: x IS NOT NULL)"
+        return f"SELECT {head}, {ident(entity.id_column)} AS entity_id FROM {source} WHERE {where}"
+    seed = string_literal(dataset + (entity.key_literal or ""))
+    keys = [ident(k) for k in entity.keys]
+    if len(keys) == 1:
+        return (
+            f"SELECT {head}, CASE WHEN {keys[0]} IS NULL THEN NULL "
+            f"ELSE sha1({seed} || {keys[0]}) END AS entity_id FROM {source} WHERE {where}"
+        )
+    if len(keys) > MAX_NETWORK_KEYS:
+        present = f"list_filter([{', '.join(keys)}], lambda x: x IS NOT NULL)"
+        return (
+            f"SELECT {head}, CASE WHEN len({present}) = 0 THEN NULL ELSE "
+            f"sha1({seed} || array_to_string(list_sort({present}), '')) END AS entity_id "
+            f"FROM {source} WHERE {where}"
+        )
+    k = len(keys)
+    names = [f"k{i}" for i in range(k)]
+    inner = ", ".join(f"coalesce({key}, '') AS k{i}" for i, key in enumerate(keys))
+    layer = f"SELECT _row, {inner} FROM {source} WHERE {where}"
+    for round_ in range(k):  # odd-even transposition sort: k rounds sort k values
+        cols = []
+        i = 0
+        while i < k:
+            if i % 2 == round_ % 2 and i + 1 < k:
+                a, b = names[i], names[i + 1]
+                cols.append(f"least({a}, {b}) AS {a}")
+                cols.append(f"greatest({a}, {b}) AS {b}")
+                i += 2
+            else:
+                cols.append(names[i])
+                i += 1
+        layer = f"SELECT _row, {', '.join(cols)} FROM ({layer})"
+    empty = " AND ".join(f"{n} = ''" for n in names)
+    joined = " || ".join(names)
     return (
-        f"CASE WHEN len({present}) = 0 THEN NULL ELSE "
-        f"sha1({string_literal(seed)} || array_to_string(list_sort({present}), '')) END"
+        f"SELECT {head}, CASE WHEN {empty} THEN NULL ELSE sha1({seed} || {joined}) END "
+        f"AS entity_id FROM ({layer})"
     )
 
 
@@ -143,25 +190,23 @@ def run_query(
     dataset: str,
     prefix: str,
     display: str,
+    rows: tuple[int, int] | None = None,
 ) -> None:
-    """Map ``source_table`` through ``query``; append to ``_raw``, ``_rej``, ``_passed``."""
+    """Map ``source_table`` (records ``rows``, inclusive, if given) through ``query``;
+    append to ``_raw``, ``_rej`` and ``_passed``."""
     model = get_model()
     colset = set(columns)
     _check_columns(query, colset, display)
     n = _Names(prefix)
     where = _filter_sql(query, colset)
+    if rows is not None:
+        where = f"_row BETWEEN {int(rows[0])} AND {int(rows[1])} AND {where}"
     src_t = ident(source_table)
 
     con.execute(f"INSERT INTO _passed SELECT DISTINCT {src}, _row FROM {src_t} WHERE {where}")
 
     # 2. ids
-    selects = []
-    for entity in query.entities:
-        selects.append(
-            f"SELECT _row, {string_literal(entity.name)} AS origin, "
-            f"{string_literal(entity.schema)} AS schema, {_id_sql(entity, dataset)} AS entity_id "
-            f"FROM {src_t} WHERE {where}"
-        )
+    selects = [_id_select(entity, dataset, src_t, where) for entity in query.entities]
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {n.ids} AS SELECT * FROM ("
         + " UNION ALL ".join(selects)
@@ -220,6 +265,11 @@ def run_query(
             if needs_python_clean(str(t))
         }
     )
+    cases = [
+        f"WHEN v.prop_type = {string_literal(t)} THEN {clean_sql(t, 'v.raw')}"
+        for t in sorted(SQL_CLEANED_TYPES)
+    ]
+    join = ""
     if python_types:
         types_sql = ", ".join(string_literal(t) for t in python_types)
         con.execute(
@@ -231,10 +281,8 @@ def run_query(
             f"LEFT JOIN {n.cleaned} c ON c.prop_type = v.prop_type AND c.raw = v.raw "
             f"AND c.fmt IS NOT DISTINCT FROM v.fmt AND c.fuzzy = v.fuzzy"
         )
-        value = f"CASE WHEN v.prop_type IN ({types_sql}) THEN c.value ELSE v.raw END"
-    else:
-        join = ""
-        value = "v.raw"
+        cases.append(f"WHEN v.prop_type IN ({types_sql}) THEN c.value")
+    value = "CASE " + " ".join(cases) + " ELSE v.raw END"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {n.clean} AS SELECT v._row, v.origin, v.prop, v.prop_type, "
         f"v.field, v.raw, {value} AS value FROM {n.vals} v {join}"

@@ -19,7 +19,7 @@ import duckdb
 from followthemoney.statement.serialize import CSV_COLUMNS
 
 from shadowtrace.errors import IngestError
-from shadowtrace.ingest.clean import clean_distinct, needs_python_clean
+from shadowtrace.ingest.clean import SQL_CLEANED_TYPES, clean_distinct, clean_sql, needs_python_clean
 from shadowtrace.ingest.compile import MAX_TEXT_CHARS, MAX_VALUE_CHARS
 from shadowtrace.ingest.sources import MAX_LINE_SIZE, LoadedTable, _first_line, load_csv
 from shadowtrace.store.sql import ident, string_literal
@@ -60,7 +60,12 @@ def _clean_into_raw(
             if needs_python_clean(str(r[0]))
         }
     )
-    value = "v.raw"
+    # Name and address values are validated in SQL and kept verbatim.
+    cases = [
+        f"WHEN v.prop_type = {string_literal(t)} THEN "
+        f"CASE WHEN {clean_sql(t, 'v.raw')} IS NULL THEN NULL ELSE v.raw END"
+        for t in sorted(SQL_CLEANED_TYPES)
+    ]
     join = ""
     if python_types:
         types_sql = ", ".join(string_literal(x) for x in python_types)
@@ -71,10 +76,9 @@ def _clean_into_raw(
         clean_distinct(con, "_tocleanv", "_cleaned")
         join = "LEFT JOIN _cleaned c ON c.prop_type = v.prop_type AND c.raw = v.raw AND c.fmt IS NULL"
         normalised = ", ".join(string_literal(x) for x in sorted(NORMALISED_TYPES))
-        value = (
-            f"CASE WHEN v.prop_type IN ({normalised}) THEN c.value "
-            f"WHEN v.prop_type IN ({types_sql}) AND c.value IS NULL THEN NULL ELSE v.raw END"
-        )
+        cases.append(f"WHEN v.prop_type IN ({normalised}) THEN c.value")
+        cases.append(f"WHEN v.prop_type IN ({types_sql}) AND c.value IS NULL THEN NULL")
+    value = "CASE " + " ".join(cases) + " ELSE v.raw END"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _jclean AS SELECT v.*, {value} AS value FROM {t} v {join}"
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,8 @@ __all__ = ["IngestReport", "Reject", "SourceReport", "ingest"]
 log = logging.getLogger(__name__)
 
 Stage = Callable[[str], None]
+CHUNK_ENV = "SHADOWTRACE_INGEST_CHUNK"
+DEFAULT_CHUNK = 250_000
 
 
 @dataclass
@@ -139,13 +142,7 @@ def ingest(
     items = plan_ingest(inputs, dataset=dataset, mapping=mapping)
     started = time.monotonic()
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    con = store.con
-    # Record numbers come from scan order, so scans must keep the file's order.
-    con.execute("SET preserve_insertion_order = true")
-    try:
-        return _ingest(store, items, inputs, dataset, mapping, strict, force, stage, started, now)
-    finally:
-        con.execute("SET preserve_insertion_order = false")
+    return _ingest(store, items, inputs, dataset, mapping, strict, force, stage, started, now)
 
 
 def _ingest(
@@ -180,19 +177,9 @@ def _ingest(
         next_source = store.next_id("sources", "source_id")
         for src, item in enumerate(items):
             stage(f"reading {item.display}")
-            source_report, is_new, next_source = _read_item(
-                store, item, src, run_id, next_source, force, Path(tmp)
+            next_source = _read_item(
+                store, report, item, src, run_id, next_source, force, strict, Path(tmp), now, stage
             )
-            report.sources.append(source_report)
-            if source_report.skipped is None:
-                con.execute(
-                    "INSERT INTO _srcmap VALUES (?, ?, ?, ?)",
-                    [src, source_report.source_id, is_new, item.display],
-                )
-            if strict:
-                _raise_first_reject(store, src, item.display)
-        stage("merging statements")
-        _merge(store, report, run_id, now)
         stage("recording sources and rejects")
         _record(store, report, items, run_id)
         report.seconds = time.monotonic() - started
@@ -242,13 +229,18 @@ def _queries(item: Item) -> list[QuerySpec]:
 
 def _read_item(
     store: Store,
+    report: IngestReport,
     item: Item,
     src: int,
     run_id: int,
     next_source: int,
     force: bool,
+    strict: bool,
     tmp: Path,
-) -> tuple[SourceReport, bool, int]:
+    now: datetime,
+    stage: Stage,
+) -> int:
+    """Read, map and merge one source; returns the next free source id."""
     con = store.con
     mapping_sha = item.mapping.sha256 if item.mapping else None
     if item.path is not None:
@@ -265,93 +257,114 @@ def _read_item(
     source_id = int(existing[0][0]) if existing else next_source
     if is_new:
         next_source += 1
-    report = SourceReport(
-        path=item.display, format=item.kind, dataset=item.dataset, source_id=source_id
-    )
+    sr = SourceReport(path=item.display, format=item.kind, dataset=item.dataset, source_id=source_id)
+    report.sources.append(sr)
     if existing and not force and item.kind != "sql":
-        report.skipped = (
+        sr.skipped = (
             f"already ingested in run {existing[0][1]} with the same content, dataset and "
             "mapping (use --force to read it again)"
         )
-        return report, False, next_source
+        return next_source
+    con.execute("INSERT INTO _srcmap VALUES (?, ?, ?, ?)", [src, source_id, is_new, item.display])
 
     table = f"_src{src}"
-    loaded: LoadedTable
+    # Record numbers come from scan order: reading keeps the file's order.
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        loaded = _load(store, item, src, table, tmp)
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    sr.rows_in = loaded.rows_in
+    if item.mapping is None:
+        if strict:
+            _raise_first_reject(store, src, item.display)
+        _merge_chunk(store, report, run_id, now)
+    else:
+        # Records are independent of each other: map and merge them in chunks, so
+        # that memory stays bounded whatever the size of the file.
+        chunk = chunk_rows()
+        for lo in range(1, max(loaded.rows_in, 1) + 1, chunk):
+            hi = lo + chunk - 1
+            if loaded.rows_in > chunk:
+                stage(f"{item.display}: rows {lo:,}–{min(hi, loaded.rows_in):,}")
+            _map(store, item, src, loaded, (lo, hi))
+            if strict:
+                _raise_first_reject(store, src, item.display)
+            _merge_chunk(store, report, run_id, now)
+    con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
+    if loaded.rejects:
+        con.execute(f"DROP TABLE IF EXISTS {ident(loaded.rejects)}")
+    # A rejected record made nothing (rejected values leave the rest of the record).
+    sr.rows_rejected = int(
+        con.execute(
+            "SELECT count(DISTINCT source_row) FROM _rej WHERE src = ? AND kind = 'row'", [src]
+        ).fetchall()[0][0]
+    )
+    sr.rows_filtered = sr.rows_in - sr.rows_stored - sr.rows_rejected
+    if sr.rows_filtered < 0:  # pragma: no cover - an accounting bug, never bad input
+        raise RuntimeError(f"row accounting does not add up for {item.display}: {sr}")
+    return next_source
+
+
+def chunk_rows() -> int:
+    """Source records mapped and merged at a time (``$SHADOWTRACE_INGEST_CHUNK``)."""
+    return max(1, int(os.environ.get(CHUNK_ENV, DEFAULT_CHUNK)))
+
+
+def _load(store: Store, item: Item, src: int, table: str, tmp: Path) -> LoadedTable:
+    """Read the source into a temp table (FtM formats: straight into ``_raw``)."""
+    con = store.con
     if item.kind == "ftm":
         assert item.path is not None
-        loaded = read_ftm_json(con, item.path, src, item.display, item.dataset)
-    elif item.kind == "statements":
+        return read_ftm_json(con, item.path, src, item.display, item.dataset)
+    if item.kind == "statements":
         assert item.path is not None
         loaded = load_csv(con, item.path, table, tmp, display=item.display)
         _copy_parse_rejects(store, loaded, src)
         read_statements(con, loaded, src, item.dataset)
-    else:
-        queries = _queries(item)
-        if not queries:
-            raise MappingError(f"{item.mapping_path}: no query applies to {item.display}")
-        if item.kind == "sql":
-            assert item.url is not None
-            refs: set[str] = set()
-            for q in queries:
-                refs |= q.refs
-            loaded = load_sql(con, queries[0].source, refs, table, item.url)
-        elif item.kind == "csv":
-            assert item.path is not None
-            loaded = load_csv(con, item.path, table, tmp, queries[0].source, display=item.display)
-        elif item.kind == "parquet":
-            assert item.path is not None
-            loaded = load_parquet(con, item.path, table, display=item.display)
-        elif item.kind == "xlsx":
-            assert item.path is not None
-            loaded = load_xlsx(con, item.path, table, queries[0].source.sheet, item.display)
-        else:  # pragma: no cover - plan_ingest only makes the kinds above
-            raise MappingError(f"cannot map a {item.kind} source")
-        _copy_parse_rejects(store, loaded, src)
+        return loaded
+    queries = _queries(item)
+    if not queries:
+        raise MappingError(f"{item.mapping_path}: no query applies to {item.display}")
+    if item.kind == "sql":
+        assert item.url is not None
+        refs: set[str] = set()
         for q in queries:
-            run_query(
-                con,
-                q,
-                loaded.table,
-                loaded.columns,
-                src,
-                item.dataset,
-                f"_q{src}_{q.index}",
-                item.display,
-            )
-        # Records that passed a query's filters but made no entity.
-        con.execute(
-            "INSERT INTO _rej SELECT p.src, p.source_row, NULL, "
-            "'no entity could be made from this record (key values empty or a required "
-            "value missing)', NULL, 'row' FROM (SELECT DISTINCT src, source_row FROM _passed "
-            "WHERE src = ?) p ANTI JOIN (SELECT DISTINCT source_row FROM _raw WHERE src = ?) r "
-            "ON r.source_row = p.source_row",
-            [src, src],
-        )
-    con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
-    if loaded.rejects:
-        con.execute(f"DROP TABLE IF EXISTS {ident(loaded.rejects)}")
-    report.rows_in = loaded.rows_in
-    report.rows_stored = int(
-        con.execute(
-            "SELECT count(DISTINCT source_row) FROM _raw WHERE src = ?", [src]
-        ).fetchall()[0][0]
+            refs |= q.refs
+        loaded = load_sql(con, queries[0].source, refs, table, item.url)
+    elif item.kind == "csv":
+        assert item.path is not None
+        loaded = load_csv(con, item.path, table, tmp, queries[0].source, display=item.display)
+    elif item.kind == "parquet":
+        assert item.path is not None
+        loaded = load_parquet(con, item.path, table, display=item.display)
+    elif item.kind == "xlsx":
+        assert item.path is not None
+        loaded = load_xlsx(con, item.path, table, queries[0].source.sheet, item.display)
+    else:  # pragma: no cover - plan_ingest only makes the kinds above
+        raise MappingError(f"cannot map a {item.kind} source")
+    _copy_parse_rejects(store, loaded, src)
+    return loaded
+
+
+def _map(store: Store, item: Item, src: int, loaded: LoadedTable, rows: tuple[int, int]) -> None:
+    """Run the mapping's queries over records ``rows`` (inclusive) of a loaded table."""
+    con = store.con
+    for q in _queries(item):
+        run_query(
+            con, q, loaded.table, loaded.columns, src, item.dataset, f"_q{src}_{q.index}",
+            item.display, rows,
+        )  # fmt: skip
+    # Records that passed a query's filters but made no entity.
+    con.execute(
+        "INSERT INTO _rej SELECT p.src, p.source_row, NULL, "
+        "'no entity could be made from this record (key values empty or a required "
+        "value missing)', NULL, 'row' FROM (SELECT DISTINCT src, source_row FROM _passed "
+        "WHERE src = ?) p ANTI JOIN (SELECT DISTINCT source_row FROM _raw WHERE src = ?) r "
+        "ON r.source_row = p.source_row",
+        [src, src],
     )
-    report.rows_rejected = int(
-        con.execute(
-            "SELECT count(DISTINCT source_row) FROM _rej WHERE src = ? AND kind = 'row' "
-            "AND source_row NOT IN (SELECT source_row FROM _raw WHERE src = ?)",
-            [src, src],
-        ).fetchall()[0][0]
-    )
-    report.values_rejected = int(
-        con.execute(
-            "SELECT count(*) FROM _rej WHERE src = ? AND kind = 'value'", [src]
-        ).fetchall()[0][0]
-    )
-    report.rows_filtered = report.rows_in - report.rows_stored - report.rows_rejected
-    if report.rows_filtered < 0:  # pragma: no cover - an accounting bug, never bad input
-        raise RuntimeError(f"row accounting does not add up for {item.display}: {report}")
-    return report, is_new, next_source
+    con.execute("DELETE FROM _passed")
 
 
 def _copy_parse_rejects(store: Store, loaded: LoadedTable, src: int) -> None:
@@ -363,17 +376,24 @@ def _copy_parse_rejects(store: Store, loaded: LoadedTable, src: int) -> None:
         )
 
 
-def _merge(store: Store, report: IngestReport, run_id: int, now: datetime) -> None:
-    """Merge the run's raw statements into ``statements``."""
+def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime) -> None:
+    """Merge the raw statements of one chunk (``_raw``) into ``statements``, then
+    empty ``_raw``. Only entities the store already has are looked up in it."""
     con = store.con
+    for src, rows in con.execute(
+        "SELECT src, count(DISTINCT source_row) FROM _raw GROUP BY src"
+    ).fetchall():
+        report.sources[int(src)].rows_stored += int(rows)
+    con.execute("CREATE OR REPLACE TEMP TABLE _cent AS SELECT DISTINCT entity_id, schema FROM _raw")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _old AS SELECT DISTINCT st.entity_id, st.schema "
+        "FROM statements st SEMI JOIN _cent c ON c.entity_id = st.entity_id"
+    )
     # The schema of each entity: the most specific one it was given, here or before.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ent AS "
-        "WITH r AS (SELECT DISTINCT entity_id, schema FROM _raw), "
-        "s AS (SELECT * FROM r UNION SELECT DISTINCT st.entity_id, st.schema FROM statements st "
-        "SEMI JOIN r ON r.entity_id = st.entity_id) "
-        "SELECT s.entity_id, arg_max(s.schema, m.depth) AS schema, list(DISTINCT s.schema) AS "
-        "schemata FROM s JOIN ftm_schemata m ON m.name = s.schema GROUP BY s.entity_id"
+        "CREATE OR REPLACE TEMP TABLE _ent AS SELECT s.entity_id, arg_max(s.schema, m.depth) AS "
+        "schema, list(DISTINCT s.schema) AS schemata FROM (SELECT * FROM _cent UNION "
+        "SELECT * FROM _old) s JOIN ftm_schemata m ON m.name = s.schema GROUP BY s.entity_id"
     )
     conflicts = con.execute(
         "SELECT count(*) FROM (SELECT e.entity_id, e.schema, unnest(e.schemata) AS other "
@@ -384,83 +404,112 @@ def _merge(store: Store, report: IngestReport, run_id: int, now: datetime) -> No
         # An id given two unrelated schemata (a Person here, a Company there): keep the
         # most specific lineage and reject the statements that contradict it.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _bad AS SELECT r.src, r.source_row, r.entity_id, "
-            "r.schema, e.schema AS chosen FROM _raw r JOIN _ent e USING (entity_id) "
+            "INSERT INTO _rej SELECT DISTINCT r.src, r.source_row, 'schema', 'entity ' || "
+            "r.entity_id || ' is a ' || e.schema || ' elsewhere and cannot also be a ' || "
+            "r.schema, NULL, 'value' FROM _raw r JOIN _ent e USING (entity_id) "
             "JOIN ftm_schemata m ON m.name = e.schema "
             "WHERE NOT list_contains(m.ancestors, r.schema)"
-        )
-        con.execute(
-            "INSERT INTO _rej SELECT DISTINCT src, source_row, 'schema', 'entity ' || entity_id "
-            "|| ' is a ' || chosen || ' elsewhere and cannot also be a ' || schema, NULL, 'value' "
-            "FROM _bad"
         )
         con.execute(
             "DELETE FROM _raw r USING _ent e, ftm_schemata m WHERE r.entity_id = e.entity_id "
             "AND m.name = e.schema AND NOT list_contains(m.ancestors, r.schema)"
         )
-        con.execute("DROP TABLE _bad")
-    existing_entities = int(
-        con.execute(
-            "SELECT count(DISTINCT st.entity_id) FROM statements st "
-            "SEMI JOIN _ent e ON e.entity_id = st.entity_id"
-        ).fetchall()[0][0]
+    old_entities = int(con.execute("SELECT count(DISTINCT entity_id) FROM _old").fetchall()[0][0])
+    chunk_entities = int(con.execute("SELECT count(*) FROM _ent").fetchall()[0][0])
+    report.entities_touched += chunk_entities
+    report.entities_new += chunk_entities - old_entities
+    # Give every raw row its entity's schema (few rows differ), so the grouping
+    # below needs no join.
+    con.execute(
+        "UPDATE _raw SET schema = e.schema FROM _ent e "
+        "WHERE _raw.entity_id = e.entity_id AND _raw.schema <> e.schema"
     )
-    total_entities = int(con.execute("SELECT count(*) FROM _ent").fetchall()[0][0])
-    report.entities_touched = total_entities
-    report.entities_new = total_entities - existing_entities
-    # One row per distinct fact; provenance from its first sighting in this run.
+    # One row per distinct fact (the content FtM's statement id hashes); provenance
+    # from its first sighting in this run (k orders by source, then record).
+    has_original, has_seen = con.execute(
+        "SELECT bool_or(original_value IS NOT NULL), bool_or(first_seen IS NOT NULL "
+        "OR last_seen IS NOT NULL) FROM _raw"
+    ).fetchall()[0]
+    extra = [
+        "arg_min(original_value, k) AS original_value"
+        if has_original
+        else "NULL::VARCHAR AS original_value",
+        "min(first_seen) AS first_seen" if has_seen else "NULL::TIMESTAMP AS first_seen",
+        "max(last_seen) AS last_seen" if has_seen else "NULL::TIMESTAMP AS last_seen",
+    ]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _st AS "
-        "SELECT sha1(r.dataset || '.' || r.entity_id || '.' || r.prop || '.' || r.value || "
-        "CASE WHEN r.lang IS NULL THEN '' ELSE '@' || r.lang END || "
-        "CASE WHEN r.external THEN '.ext' ELSE '' END) AS id, r.*, e.schema "
-        "FROM (SELECT dataset, entity_id, prop, value, lang, external, "
-        "arg_min(prop_type, k) AS prop_type, arg_min(original_value, k) AS original_value, "
-        "arg_min(origin, k) AS origin, min(first_seen) AS first_seen, "
-        "max(last_seen) AS last_seen, arg_min(src, k) AS src, arg_min(source_row, k) AS source_row "
-        "FROM (SELECT *, CAST(src AS BIGINT) * 100000000000 + source_row AS k FROM _raw) "
-        "GROUP BY ALL) r JOIN _ent e USING (entity_id)"
+        "SELECT dataset, entity_id, prop, value, lang, external, any_value(schema) AS schema, "
+        f"min(prop_type) AS prop_type, arg_min(origin, k) AS origin, {', '.join(extra)}, "
+        "min(k) AS k FROM (SELECT *, CAST(src AS BIGINT) * 100000000000 + source_row AS k "
+        "FROM _raw) GROUP BY dataset, entity_id, prop, value, lang, external"
     )
     total = int(con.execute("SELECT count(*) FROM _st").fetchall()[0][0])
-    con.execute(
-        "INSERT INTO statements (id, entity_id, canonical_id, schema, prop, prop_type, value, "
+    key = (
+        "s.entity_id = t.entity_id AND s.prop = t.prop AND s.value = t.value "
+        "AND s.dataset = t.dataset AND s.lang IS NOT DISTINCT FROM t.lang "
+        "AND s.external = t.external"
+    )
+    known = "(SELECT * FROM statements WHERE entity_id IN (SELECT entity_id FROM _old))"
+    anti = f"ANTI JOIN {known} s ON {key} " if old_entities else ""
+    # src -> source_id as a CASE over the run's few sources, not a join.
+    srcmap = con.execute("SELECT src, source_id FROM _srcmap").fetchall()
+    source_id = (
+        "CASE t.k // 100000000000 "
+        + " ".join(f"WHEN {int(a)} THEN {int(b)}" for a, b in srcmap)
+        + " END"
+    )
+    resolved = bool(con.execute("SELECT 1 FROM resolution LIMIT 1").fetchall())
+    canonical = "coalesce(res.canonical_id, t.entity_id)" if resolved else "t.entity_id"
+    resolution = "LEFT JOIN resolution res ON res.entity_id = t.entity_id " if resolved else ""
+    inserted = con.execute(
+        "INSERT INTO statements (entity_id, canonical_id, schema, prop, prop_type, value, "
         "original_value, dataset, lang, origin, external, first_seen, last_seen, source_id, "
         "source_row, run_id) "
-        "SELECT t.id, t.entity_id, coalesce(res.canonical_id, t.entity_id), t.schema, t.prop, "
+        f"SELECT t.entity_id, {canonical}, t.schema, t.prop, "
         "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
-        "coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), m.source_id, "
-        "t.source_row, ? FROM _st t JOIN _srcmap m ON m.src = t.src "
-        "LEFT JOIN resolution res ON res.entity_id = t.entity_id "
-        "ANTI JOIN statements s ON s.id = t.id",
+        f"coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), {source_id}, "
+        "t.k % 100000000000, ? FROM _st t " + resolution + anti,
         [now, now, run_id],
-    )
-    after_new = int(
-        con.execute("SELECT count(*) FROM statements WHERE run_id = ?", [run_id]).fetchall()[0][0]
-    )
-    report.statements_new = after_new
-    report.statements_seen = total - after_new
-    if report.statements_seen:
+    ).fetchall()
+    new = int(inserted[0][0])
+    report.statements_new += new
+    report.statements_seen += total - new
+    if total - new:
         con.execute(
-            "UPDATE statements SET last_seen = greatest(statements.last_seen, "
-            "coalesce(t.last_seen, ?)) FROM _st t WHERE statements.id = t.id "
-            "AND statements.run_id <> ?",
+            "UPDATE statements s SET last_seen = greatest(s.last_seen, coalesce(t.last_seen, ?)) "
+            f"FROM _st t WHERE {key} AND s.run_id <> ? "
+            "AND s.entity_id IN (SELECT entity_id FROM _old)",
             [now, run_id],
         )
-    if existing_entities:
+    upgraded = con.execute(
+        "SELECT count(*) FROM _old o JOIN _ent e USING (entity_id) WHERE o.schema <> e.schema"
+    ).fetchall()[0][0]
+    if upgraded:
         # Entities seen before and now given a more specific schema.
         con.execute(
             "UPDATE statements SET schema = e.schema FROM _ent e "
-            "WHERE statements.entity_id = e.entity_id AND statements.schema <> e.schema"
+            "WHERE statements.entity_id = e.entity_id AND statements.schema <> e.schema "
+            "AND e.entity_id IN (SELECT o.entity_id FROM _old o JOIN _ent x USING (entity_id) "
+            "WHERE o.schema <> x.schema)"
         )
+    # Every record each entity was read from. Sources read before (--force) may
+    # have these rows already.
+    reread = con.execute("SELECT count(*) FROM _srcmap WHERE NOT is_new").fetchall()[0][0]
+    anti_es = (
+        "ANTI JOIN entity_sources es ON es.entity_id = r.entity_id AND es.source_id = m.source_id "
+        "AND es.source_row = r.source_row AND es.origin = r.origin "
+        if reread
+        else ""
+    )
     con.execute(
         "INSERT INTO entity_sources SELECT DISTINCT r.entity_id, m.source_id, r.source_row, "
-        "r.origin, ? FROM _raw r JOIN _srcmap m ON m.src = r.src "
-        "ANTI JOIN entity_sources es ON es.entity_id = r.entity_id "
-        "AND es.source_id = m.source_id AND es.source_row = r.source_row AND es.origin = r.origin "
-        "WHERE r.prop = 'id'",
+        f"r.origin, ? FROM _raw r JOIN _srcmap m ON m.src = r.src {anti_es}WHERE r.prop = 'id'",
         [run_id],
     )
-    con.execute("DROP TABLE IF EXISTS _st")
+    for name in ("_st", "_cent", "_old", "_ent"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute("DELETE FROM _raw")
 
 
 def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) -> None:

@@ -68,13 +68,17 @@ class StoreSummary:
         }
 
 
+MEMORY_ENV = "SHADOWTRACE_MEMORY_LIMIT"
+
+
 def _default_memory_limit() -> str:
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):  # pragma: no cover - not on POSIX
-        return "4GB"
-    # Leave room for Python, Arrow buffers and the rest of the machine.
-    return f"{max(1, int(total * 0.5 / 2**30))}GB"
+    """DuckDB's memory limit: ``$SHADOWTRACE_MEMORY_LIMIT``, else 1.5 GB.
+
+    DuckDB spills to disk beyond its limit, so a modest default keeps every job
+    within a laptop's means at a small cost in speed on very large runs; raise it
+    for big resolutions or detections.
+    """
+    return os.environ.get(MEMORY_ENV, "1.5GB")
 
 
 class Store:
@@ -108,6 +112,11 @@ class Store:
             "memory_limit": memory_limit or _default_memory_limit(),
             "preserve_insertion_order": False,
         }
+        if spath == ":memory:":
+            import tempfile
+
+            # An in-memory store still needs somewhere to spill large operations.
+            config["temp_directory"] = tempfile.gettempdir()
         if threads:
             config["threads"] = threads
         try:

@@ -63,7 +63,6 @@ INITIAL = Migration(
         """,
         """
         CREATE TABLE statements (
-            id VARCHAR NOT NULL,
             entity_id VARCHAR NOT NULL,
             canonical_id VARCHAR NOT NULL,
             schema VARCHAR NOT NULL,

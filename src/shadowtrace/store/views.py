@@ -288,7 +288,23 @@ def pivot_view_sql(view: PivotView) -> str:
     )
 
 
+#: FtM's statement id (``Statement.make_key``): a hash of the content it names. It
+#: is derived, not stored, so it can never disagree with the content.
+STATEMENT_ID_SQL = (
+    "sha1(dataset || '.' || entity_id || '.' || prop || '.' || value "
+    "|| CASE WHEN lang IS NULL THEN '' ELSE '@' || lang END "
+    "|| CASE WHEN external THEN '.ext' ELSE '' END)"
+)
+
 STATIC_VIEWS: tuple[str, ...] = (
+    # The statements with FtM's fields, the statement id among them, and provenance.
+    f"""
+    CREATE OR REPLACE VIEW ftm_statements AS
+    SELECT {STATEMENT_ID_SQL} AS id, entity_id, canonical_id, schema, prop, prop_type, value,
+           original_value, dataset, lang, origin, external, first_seen, last_seen,
+           source_id, source_row, run_id
+    FROM statements
+    """,
     # One row per (canonical) entity.
     """
     CREATE OR REPLACE VIEW entities AS
