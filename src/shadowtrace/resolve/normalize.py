@@ -323,6 +323,10 @@ class NameForm:
         return tuple(t.text for t in self.tokens if t.kind in ("name", "number", "place"))
 
 
+def _is_word_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNM"
+
+
 _ROMAN = re.compile(r"^(?=[ivxlc]+$)(c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
 _ROMAN_VALUES: Final = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 
@@ -380,6 +384,10 @@ def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
     text = clean_text(value)
     if not text:
         return None
+    if name_type == "PER" and text.count(",") == 1:
+        # "FAMILY, Given" as lists write it
+        family, given = text.split(",")
+        text = f"{given.strip()} {family.strip()}".strip()
     scripts = scripts_of(text)
     if "Han" in scripts:
         text = han_to_latin(text, name_type)
@@ -396,9 +404,10 @@ def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
     tokens: list[Token] = []
     for part in name.parts[:MAX_TOKENS]:
         comparable = part.comparable
-        if not comparable or not comparable.isascii():
-            comparable = part.ascii or ""
-        comparable = "".join(c for c in comparable.lower() if c.isalnum())
+        if not comparable.isascii():
+            # Scripts that rigour does not latinise (Arabic, Devanagari …) stay as written.
+            comparable = part.ascii or comparable
+        comparable = "".join(c for c in comparable.lower() if _is_word_char(c))
         if not comparable:
             continue
         symbols = part_symbols.get(part.index, set())
@@ -459,11 +468,15 @@ PROP_SCHEMES: Final[dict[str, str | None]] = {
     "innCode": "inn",
     "ogrnCode": "ogrn",
     "leiCode": "lei",
+    "uscCode": "uscc",
     "imoNumber": "imo",
     "iban": "iban",
     "swiftBic": "bic",
     "bicCode": "bic",
     "publicKey": "wallet",
+    "cryptoAddress": "wallet",
+    "accountNumber": None,
+    "bic": "bic",
     "accountId": None,
     "registrationNumber": None,
     "taxNumber": None,
