@@ -2,8 +2,8 @@
 
     python bench/_nk_pairs.py PAIRS_CSV OUT_JSON
 
-Writes {"scores": [...], "seconds": float}: seconds of a second, warm pass. Only the benchmark runs this; shadowtrace
-does not import nomenklatura.
+Writes {"scores": [...], "seconds": float}, the seconds of a second (warm) pass.
+Only the benchmark runs this; shadowtrace does not import nomenklatura.
 """
 
 import csv
@@ -21,6 +21,7 @@ def main() -> None:
     config = ScoringConfig.defaults()
     with open(sys.argv[1], encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
+
     def run() -> list[float]:
         scores = []
         for i, row in enumerate(rows):

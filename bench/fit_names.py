@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from namepairs import DEFAULT_PAIRS, feature_matrix, read_pairs  # noqa: E402
-
 from shadowtrace.resolve.learn import fit_logistic  # noqa: E402
 from shadowtrace.resolve.names import FEATURES  # noqa: E402
 

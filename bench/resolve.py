@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from namepairs import DEFAULT_PAIRS, Pair, feature_matrix, read_pairs  # noqa: E402
-
 from shadowtrace.resolve.compare import compare, prepare  # noqa: E402
 from shadowtrace.resolve.learn import fit_logistic  # noqa: E402
 from shadowtrace.resolve.names import FEATURES, NameModel, name_model  # noqa: E402

@@ -81,7 +81,7 @@ WEIGHTS: Final[dict[str, float]] = {
     "country_match": 0.3,
     "country_mismatch": -1.5,
     "date_match": 1.5,
-    "date_mismatch": -2.5,
+    "date_mismatch": -4.0,
     "address_match": 1.2,
     "contact_match": 2.5,
 }
@@ -199,8 +199,7 @@ def prepare(entity: EntityData) -> Record:
         if values:
             dates[prop] = values
     addresses = frozenset(
-        a for a in (normalize_address_text(v) for v in first_values(props.get("address", ())))
-        if a
+        a for a in (normalize_address_text(v) for v in first_values(props.get("address", ()))) if a
     )
     contacts: set[str] = set()
     country_hint = next(iter(sorted(countries)), None)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Final
 
@@ -102,7 +102,9 @@ class NameComparison:
     def explain(self) -> str:
         """One line: the aligned pairs and the leftovers."""
         parts = [
-            f"{a.left}={a.right}" if a.how == "exact" else f"{a.left}~{a.right} ({a.how} {a.sim:.2f})"
+            f"{a.left}={a.right}"
+            if a.how == "exact"
+            else f"{a.left}~{a.right} ({a.how} {a.sim:.2f})"
             for a in self.aligned
         ]
         if self.unmatched_left or self.unmatched_right:
@@ -182,6 +184,7 @@ class _Unit:
     token: Token
 
 
+@lru_cache(maxsize=100_000)
 def _units(tokens: tuple[Token, ...]) -> list[_Unit]:
     units = [_Unit((i,), t) for i, t in enumerate(tokens)]
     for size in (2, 3):
@@ -215,10 +218,16 @@ def compare_names(left: NameForm, right: NameForm) -> NameComparison:
     result = NameComparison(left=left.original, right=right.original)
     lt, rt = left.tokens, right.tokens
     candidates: list[tuple[float, int, _Unit, _Unit, str]] = []
+    right_units = _units(rt)
     for lu in _units(lt):
-        for ru in _units(rt):
-            if len(lu.idx) > 1 and len(ru.idx) > 1:
-                continue
+        for ru in right_units:
+            if len(lu.idx) > 1 or len(ru.idx) > 1:
+                # A run-together unit only ever pairs with one token that spells it.
+                if len(lu.idx) > 1 and len(ru.idx) > 1:
+                    continue
+                a, b = lu.token.text, ru.token.text
+                if a[0] != b[0] or abs(len(a) - len(b)) > 2:
+                    continue
             sim, how = token_sim(lu.token, ru.token, person)
             if len(lu.idx) + len(ru.idx) > 2:
                 # A run-together pair must spell the same word.
@@ -286,9 +295,7 @@ def compare_names(left: NameForm, right: NameForm) -> NameComparison:
     if person:
         result.order = _discordance(order)
     result.exact = 1.0 if left.key == right.key else 0.0
-    core_tokens = min(
-        sum(1 for t in lt if t.kind in _CORE), sum(1 for t in rt if t.kind in _CORE)
-    )
+    core_tokens = min(sum(1 for t in lt if t.kind in _CORE), sum(1 for t in rt if t.kind in _CORE))
     result.short = 1.0 if core_tokens <= 1 else 0.0
     return result
 

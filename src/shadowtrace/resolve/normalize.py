@@ -39,10 +39,10 @@ import phonenumbers
 import yaml
 from pypinyin import lazy_pinyin
 from rigour.addresses import normalize_address
-from rigour.ids import INN, LEI, OGRN, USCC, IdentifierFormat
 from rigour.ids import IBAN as IBAN_ID
 from rigour.ids import IMO as IMO_ID
-from rigour.names import NamePartTag, NameTypeTag, Symbol, analyze_names
+from rigour.ids import INN, LEI, OGRN, USCC, IdentifierFormat
+from rigour.names import NamePartTag, NameTypeTag, Symbol, SymbolCategory, analyze_names
 from rigour.text.scripts import text_scripts
 
 __all__ = [
@@ -343,7 +343,7 @@ def _roman(word: str) -> int | None:
 
 
 def _kind_of(
-    tag: NamePartTag, categories: set[Symbol.Category], text: str, name_type: NameType
+    tag: NamePartTag, categories: set[SymbolCategory], text: str, name_type: NameType
 ) -> TokenKind:
     if tag == NamePartTag.LEGAL or Symbol.Category.ORG_CLASS in categories:
         return "legal"
