@@ -1,0 +1,315 @@
+"""Run a mapping query over a loaded table, in SQL.
+
+``ftm map`` maps one record at a time through Python objects. Here a query of a
+mapping becomes a handful of SQL statements over the whole table:
+
+1. the rows that pass the query's filters;
+2. each entity's id per row: ``sha1(dataset + key_literal + sorted key values)``,
+   exactly as followthemoney computes it;
+3. each property's raw values per row (columns, literals, templates, join, split),
+   unnested into one row per value;
+4. type cleaning of the distinct raw values (see :mod:`shadowtrace.ingest.clean`);
+5. ``required`` properties and entity references, in dependency order, and the
+   names of referenced entities inlined into ``namesMentioned`` as FtM does.
+
+The output rows are appended to the run's raw statement table with their record
+number and the name of the mapping entity that made them (the ``origin``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from shadowtrace.errors import MappingError
+from shadowtrace.ingest.clean import clean_distinct, needs_python_clean, strip_sql
+from shadowtrace.ingest.mapping import TEMPLATE_REF, EntitySpec, PropertySpec, QuerySpec
+from shadowtrace.model import get_model
+from shadowtrace.store.sql import ident, string_literal
+
+__all__ = ["RAW_COLUMNS", "REJECT_COLUMNS", "MAX_VALUE_CHARS", "max_value_chars", "run_query"]
+
+#: Columns of the run's raw statement table.
+RAW_COLUMNS = (
+    "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema VARCHAR, "
+    "prop VARCHAR, prop_type VARCHAR, value VARCHAR, original_value VARCHAR, lang VARCHAR, "
+    "first_seen TIMESTAMP, last_seen TIMESTAMP, external BOOLEAN, dataset VARCHAR"
+)
+#: Columns of the run's reject table.
+REJECT_COLUMNS = (
+    "src INTEGER, source_row BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR, kind VARCHAR"
+)
+
+#: Longest value stored, in characters. Longer values are rejected (and kept in
+#: the rejects table): FtM's own limits are 65,000 characters for most types and
+#: 30 MB for text; nothing downstream (resolution, reports) should have to
+#: swallow a 10 MB name.
+MAX_VALUE_CHARS = 65_000
+MAX_TEXT_CHARS = 30 * 1024 * 1024
+
+
+def max_value_chars(prop_type: str) -> int:
+    return MAX_TEXT_CHARS if prop_type in ("text", "html") else MAX_VALUE_CHARS
+
+
+@dataclass
+class _Names:
+    """Names of the temp tables of one query run."""
+
+    prefix: str
+
+    def __getattr__(self, item: str) -> str:
+        return ident(f"{self.prefix}_{item}")
+
+
+def _filter_sql(query: QuerySpec, columns: set[str]) -> str:
+    """WHERE clause for ``filters`` / ``filters_not`` with FtM's semantics:
+    a record passes when its value is (not) among the listed values, a missing
+    value counting as null."""
+    parts = []
+    for negate, filters in ((False, query.filters), (True, query.filters_not)):
+        for col, values in filters:
+            if col not in columns:
+                raise MappingError(f"filter on column {col!r}, which the source does not have")
+            c = ident(col)
+            texts = [v for v in values if v is not None]
+            terms = []
+            if texts:
+                terms.append(f"{c} IN ({', '.join(string_literal(v) for v in texts)})")
+            if None in values:
+                terms.append(f"{c} IS NULL")
+            test = "(" + " OR ".join(terms) + ")" if terms else "FALSE"
+            parts.append(f"NOT coalesce({test}, FALSE)" if negate else f"coalesce({test}, FALSE)")
+    return " AND ".join(parts) if parts else "TRUE"
+
+
+def _id_sql(entity: EntitySpec, dataset: str) -> str:
+    if entity.id_column is not None:
+        return ident(entity.id_column)
+    seed = dataset + (entity.key_literal or "")
+    keys = ", ".join(ident(k) for k in entity.keys)
+    present = f"list_filter([{keys}], lambda x: x IS NOT NULL)"
+    return (
+        f"CASE WHEN len({present}) = 0 THEN NULL ELSE "
+        f"sha1({string_literal(seed)} || array_to_string(list_sort({present}), '')) END"
+    )
+
+
+def _template_sql(template: str) -> str:
+    parts: list[str] = []
+    pos = 0
+    for match in TEMPLATE_REF.finditer(template):
+        if match.start() > pos:
+            parts.append(string_literal(template[pos : match.start()]))
+        parts.append(f"coalesce({ident(match.group(1))}, '')")
+        pos = match.end()
+    if pos < len(template):
+        parts.append(string_literal(template[pos:]))
+    joined = " || ".join(parts) if parts else "''"
+    return strip_sql(f"({joined})")
+
+
+def _values_sql(prop: PropertySpec) -> str:
+    """A VARCHAR[] of the raw values of one property mapping for one row."""
+    if prop.template is not None:
+        return f"[{_template_sql(prop.template)}]"
+    items = [string_literal(v) for v in prop.literals] + [ident(c) for c in prop.columns]
+    values = f"list_filter([{', '.join(items)}]::VARCHAR[], lambda x: x IS NOT NULL)"
+    if prop.join is not None:
+        values = f"[array_to_string({values}, {string_literal(prop.join)})]"
+    if prop.split is not None:
+        values = f"flatten(list_transform({values}, lambda x: string_split(x, {string_literal(prop.split)})))"
+    return values
+
+
+def _check_columns(query: QuerySpec, columns: set[str], display: str) -> None:
+    missing = sorted(query.refs - columns)
+    if missing:
+        have = ", ".join(sorted(columns)[:30])
+        raise MappingError(
+            f"{display}: the mapping uses column(s) {', '.join(repr(m) for m in missing)}, "
+            f"which the source does not have (it has: {have})"
+        )
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection,
+    query: QuerySpec,
+    source_table: str,
+    columns: Sequence[str],
+    src: int,
+    dataset: str,
+    prefix: str,
+    display: str,
+) -> None:
+    """Map ``source_table`` through ``query``; append to ``_raw``, ``_rej``, ``_passed``."""
+    model = get_model()
+    colset = set(columns)
+    _check_columns(query, colset, display)
+    n = _Names(prefix)
+    where = _filter_sql(query, colset)
+    src_t = ident(source_table)
+
+    con.execute(f"INSERT INTO _passed SELECT DISTINCT {src}, _row FROM {src_t} WHERE {where}")
+
+    # 2. ids
+    selects = []
+    for entity in query.entities:
+        selects.append(
+            f"SELECT _row, {string_literal(entity.name)} AS origin, "
+            f"{string_literal(entity.schema)} AS schema, {_id_sql(entity, dataset)} AS entity_id "
+            f"FROM {src_t} WHERE {where}"
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {n.ids} AS SELECT * FROM ("
+        + " UNION ALL ".join(selects)
+        + ") WHERE entity_id IS NOT NULL AND entity_id <> ''"
+    )
+
+    # 3. raw values of the non-reference properties
+    selects = []
+    for entity in query.entities:
+        schema = model.get(entity.schema)
+        assert schema is not None
+        structs = []
+        for prop in entity.properties:
+            if prop.entity is not None:
+                continue
+            model_prop = schema.get(prop.prop)
+            assert model_prop is not None
+            fmt = prop.format or model_prop.format
+            field = ", ".join(prop.refs) if prop.refs else prop.prop
+            structs.append(
+                "{"
+                f"'prop': {string_literal(prop.prop)}, "
+                f"'prop_type': {string_literal(prop.prop_type)}, "
+                f"'field': {string_literal(field)}, "
+                f"'vals': {_values_sql(prop)}, "
+                f"'fmt': {string_literal(fmt) if fmt else 'NULL::VARCHAR'}, "
+                f"'fuzzy': {'TRUE' if prop.fuzzy else 'FALSE'}"
+                "}"
+            )
+        if not structs:
+            continue
+        selects.append(
+            f"SELECT _row, {string_literal(entity.name)} AS origin, unnest([{', '.join(structs)}]) "
+            f"AS v FROM {src_t} WHERE {where}"
+        )
+    if selects:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {n.vals} AS "
+            f"SELECT u._row, u.origin, u.v.prop AS prop, u.v.prop_type AS prop_type, "
+            f"u.v.field AS field, unnest(u.v.vals) AS raw, u.v.fmt AS fmt, u.v.fuzzy AS fuzzy "
+            f"FROM ({' UNION ALL '.join(selects)}) u "
+            f"SEMI JOIN {n.ids} i ON i._row = u._row AND i.origin = u.origin"
+        )
+        con.execute(f"DELETE FROM {n.vals} WHERE raw IS NULL OR raw = ''")
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {n.vals} (_row BIGINT, origin VARCHAR, prop VARCHAR, "
+            "prop_type VARCHAR, field VARCHAR, raw VARCHAR, fmt VARCHAR, fuzzy BOOLEAN)"
+        )
+
+    # 4. clean distinct values of the types FtM really cleans
+    python_types = sorted(
+        {
+            t
+            for (t,) in con.execute(f"SELECT DISTINCT prop_type FROM {n.vals}").fetchall()
+            if needs_python_clean(str(t))
+        }
+    )
+    if python_types:
+        types_sql = ", ".join(string_literal(t) for t in python_types)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {n.tocleanv} AS SELECT prop_type, raw, fmt, fuzzy "
+            f"FROM {n.vals} WHERE prop_type IN ({types_sql})"
+        )
+        clean_distinct(con, n.tocleanv, n.cleaned)
+        join = (
+            f"LEFT JOIN {n.cleaned} c ON c.prop_type = v.prop_type AND c.raw = v.raw "
+            f"AND c.fmt IS NOT DISTINCT FROM v.fmt AND c.fuzzy = v.fuzzy"
+        )
+        value = f"CASE WHEN v.prop_type IN ({types_sql}) THEN c.value ELSE v.raw END"
+    else:
+        join = ""
+        value = "v.raw"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {n.clean} AS SELECT v._row, v.origin, v.prop, v.prop_type, "
+        f"v.field, v.raw, {value} AS value FROM {n.vals} v {join}"
+    )
+    # Values that cannot be read as their type, or are too long, are rejected.
+    con.execute(
+        f"INSERT INTO _rej SELECT {src}, _row, field, "
+        f"'cannot be read as ' || prop_type || ' (' || origin || '.' || prop || ')', raw, 'value' "
+        f"FROM {n.clean} WHERE value IS NULL"
+    )
+    con.execute(
+        f"INSERT INTO _rej SELECT {src}, _row, field, "
+        f"'value of ' || length(value) || ' characters is longer than the limit of ' || "
+        f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END "
+        f"|| ' (' || origin || '.' || prop || ')', left(raw, 1000) || '…', 'value' "
+        f"FROM {n.clean} WHERE length(value) > "
+        f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
+    )
+    con.execute(
+        f"DELETE FROM {n.clean} WHERE value IS NULL OR length(value) > "
+        f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
+    )
+
+    # 5. required properties and references, in dependency order
+    for entity in query.entities:
+        origin = string_literal(entity.name)
+        for prop in entity.properties:
+            if not prop.required:
+                continue
+            if prop.entity is None:
+                con.execute(
+                    f"DELETE FROM {n.ids} i WHERE i.origin = {origin} AND NOT EXISTS ("
+                    f"SELECT 1 FROM {n.clean} c WHERE c._row = i._row AND c.origin = {origin} "
+                    f"AND c.prop = {string_literal(prop.prop)})"
+                )
+            else:
+                con.execute(
+                    f"DELETE FROM {n.ids} i WHERE i.origin = {origin} AND NOT EXISTS ("
+                    f"SELECT 1 FROM {n.ids} x WHERE x._row = i._row "
+                    f"AND x.origin = {string_literal(prop.entity)})"
+                )
+        schema = model.get(entity.schema)
+        assert schema is not None
+        mentions = schema.get("namesMentioned") is not None
+        for prop in entity.properties:
+            if prop.entity is None:
+                continue
+            target = string_literal(prop.entity)
+            con.execute(
+                f"INSERT INTO {n.clean} SELECT e._row, {origin}, {string_literal(prop.prop)}, "
+                f"'entity', {string_literal(prop.prop)}, x.entity_id, x.entity_id "
+                f"FROM {n.ids} e JOIN {n.ids} x ON x._row = e._row AND x.origin = {target} "
+                f"WHERE e.origin = {origin}"
+            )
+            if mentions:
+                con.execute(
+                    f"INSERT INTO {n.clean} SELECT e._row, {origin}, 'namesMentioned', 'name', "
+                    f"'namesMentioned', c.value, c.value "
+                    f"FROM {n.ids} e JOIN {n.clean} c ON c._row = e._row AND c.origin = {target} "
+                    f"AND c.prop_type = 'name' WHERE e.origin = {origin}"
+                )
+
+    # 6. the statements of the entities that were made
+    con.execute(
+        f"INSERT INTO _raw SELECT {src}, i._row, i.origin, i.entity_id, i.schema, c.prop, "
+        f"c.prop_type, c.value, CASE WHEN c.raw <> c.value THEN c.raw END, NULL, NULL, NULL, FALSE, "
+        f"{string_literal(dataset)} "
+        f"FROM {n.clean} c JOIN {n.ids} i ON i._row = c._row AND i.origin = c.origin"
+    )
+    con.execute(
+        f"INSERT INTO _raw SELECT {src}, _row, origin, entity_id, schema, 'id', 'id', entity_id, "
+        f"NULL, NULL, NULL, NULL, FALSE, {string_literal(dataset)} FROM {n.ids}"
+    )
+    for name in ("ids", "vals", "clean", "cleaned"):
+        con.execute(f"DROP TABLE IF EXISTS {getattr(n, name)}")
+    con.execute(f"DROP VIEW IF EXISTS {n.tocleanv}")
+
+

@@ -1,0 +1,518 @@
+"""One ingest run: read every source, map, clean, and merge into the store.
+
+A run is one transaction: if anything fails (bad input under ``--strict``, a
+crash, Ctrl-C, a killed process) the store is left exactly as it was. A run is
+idempotent: statement ids derive from their content (FtM's ``make_key``), so the
+same fact read twice is one row, and a file already read with the same dataset
+and mapping is skipped unless ``force`` is given. Every run accounts for its
+rows: ``rows_in = rows_stored + rows_rejected + rows_filtered`` for each source,
+and every rejected row or value is kept with its file, row, field and reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shadowtrace.errors import IngestError, MappingError
+from shadowtrace.ingest.compile import REJECT_COLUMNS, RAW_COLUMNS, run_query
+from shadowtrace.ingest.mapping import QuerySpec
+from shadowtrace.ingest.plan import Item, file_digest, plan_ingest
+from shadowtrace.ingest.readers import read_ftm_json, read_statements
+from shadowtrace.ingest.sources import (
+    LoadedTable,
+    load_csv,
+    load_parquet,
+    load_sql,
+    load_xlsx,
+    temp_dir,
+)
+from shadowtrace.store import Store
+from shadowtrace.store.sql import ident
+
+__all__ = ["IngestReport", "Reject", "SourceReport", "ingest"]
+
+log = logging.getLogger(__name__)
+
+Stage = Callable[[str], None]
+
+
+@dataclass
+class Reject:
+    file: str
+    row: int | None
+    field: str | None
+    reason: str
+    kind: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.reason}"
+
+
+@dataclass
+class SourceReport:
+    path: str
+    format: str
+    dataset: str
+    source_id: int
+    rows_in: int = 0
+    rows_stored: int = 0
+    rows_rejected: int = 0
+    rows_filtered: int = 0
+    values_rejected: int = 0
+    skipped: str | None = None
+
+
+@dataclass
+class IngestReport:
+    run_id: int
+    sources: list[SourceReport] = field(default_factory=list)
+    statements_new: int = 0
+    statements_seen: int = 0
+    entities_new: int = 0
+    entities_touched: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    rejects_total: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_in(self) -> int:
+        return sum(s.rows_in for s in self.sources)
+
+    @property
+    def rows_stored(self) -> int:
+        return sum(s.rows_stored for s in self.sources)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(s.rows_rejected for s in self.sources)
+
+    @property
+    def rows_filtered(self) -> int:
+        return sum(s.rows_filtered for s in self.sources)
+
+    @property
+    def values_rejected(self) -> int:
+        return sum(s.values_rejected for s in self.sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rejects"] = [asdict(r) for r in self.rejects]
+        for key in ("rows_in", "rows_stored", "rows_rejected", "rows_filtered", "values_rejected"):
+            data[key] = getattr(self, key)
+        return data
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def ingest(
+    store: Store,
+    inputs: list[str],
+    dataset: str | None = None,
+    mapping: str | None = None,
+    strict: bool = False,
+    force: bool = False,
+    stage: Stage = _noop,
+) -> IngestReport:
+    """Ingest files, manifest folders or databases into ``store`` in one run.
+
+    >>> from shadowtrace.store import Store
+    >>> store = Store.open(":memory:")
+    >>> report = ingest(store, ["tests/fixtures/ftm/donations.ijson"], dataset="donations")
+    >>> report.rows_in == report.rows_stored + report.rows_rejected + report.rows_filtered
+    True
+    """
+    items = plan_ingest(inputs, dataset=dataset, mapping=mapping)
+    started = time.monotonic()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con = store.con
+    # Record numbers come from scan order, so scans must keep the file's order.
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        return _ingest(store, items, inputs, dataset, mapping, strict, force, stage, started, now)
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
+def _ingest(
+    store: Store,
+    items: list[Item],
+    inputs: list[str],
+    dataset: str | None,
+    mapping: str | None,
+    strict: bool,
+    force: bool,
+    stage: Stage,
+    started: float,
+    now: datetime,
+) -> IngestReport:
+    con = store.con
+    with store.transaction(), temp_dir() as tmp:
+        run_id = store.next_id("runs", "run_id")
+        args = {"inputs": inputs, "dataset": dataset, "mapping": mapping, "force": force}
+        con.execute(
+            "INSERT INTO runs (run_id, command, dataset, started_at, status, args) "
+            "VALUES (?, 'ingest', ?, ?, 'running', ?)",
+            [run_id, dataset, now, json.dumps(args, ensure_ascii=False)],
+        )
+        report = IngestReport(run_id=run_id)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw ({RAW_COLUMNS})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rej ({REJECT_COLUMNS})")
+        con.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _srcmap (src INTEGER, source_id INTEGER, "
+            "is_new BOOLEAN, display VARCHAR)"
+        )
+        next_source = store.next_id("sources", "source_id")
+        for src, item in enumerate(items):
+            stage(f"reading {item.display}")
+            source_report, is_new, next_source = _read_item(
+                store, item, src, run_id, next_source, force, Path(tmp)
+            )
+            report.sources.append(source_report)
+            if source_report.skipped is None:
+                con.execute(
+                    "INSERT INTO _srcmap VALUES (?, ?, ?, ?)",
+                    [src, source_report.source_id, is_new, item.display],
+                )
+            if strict:
+                _raise_first_reject(store, src, item.display)
+        stage("merging statements")
+        _merge(store, report, run_id, now)
+        stage("recording sources and rejects")
+        _record(store, report, items, run_id)
+        report.seconds = time.monotonic() - started
+        con.execute(
+            "UPDATE runs SET finished_at = ?, status = 'ok', rows_in = ?, rows_stored = ?, "
+            "rows_rejected = ?, rows_filtered = ?, statements_new = ?, statements_seen = ?, "
+            "entities_new = ? WHERE run_id = ?",
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                report.rows_in,
+                report.rows_stored,
+                report.rows_rejected,
+                report.rows_filtered,
+                report.statements_new,
+                report.statements_seen,
+                report.entities_new,
+                run_id,
+            ],
+        )
+        for name in ("_raw", "_rej", "_passed", "_srcmap", "_ent"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    return report
+
+
+def _raise_first_reject(store: Store, src: int, display: str) -> None:
+    rows = store.con.execute(
+        "SELECT source_row, field, reason FROM _rej WHERE src = ? "
+        "ORDER BY source_row NULLS FIRST LIMIT 1",
+        [src],
+    ).fetchall()
+    if rows:
+        row, fld, reason = rows[0]
+        raise IngestError(
+            str(reason), file=display, row=None if row is None else int(row), field=fld
+        )
+
+
+def _queries(item: Item) -> list[QuerySpec]:
+    assert item.mapping is not None
+    queries = list(item.mapping.queries)
+    if item.queries is not None:
+        queries = [q for q in queries if q.index in item.queries]
+    if item.kind == "sql":
+        return [q for q in queries if q.source.kind == "sql"]
+    return [q for q in queries if q.source.kind != "sql"]
+
+
+def _read_item(
+    store: Store,
+    item: Item,
+    src: int,
+    run_id: int,
+    next_source: int,
+    force: bool,
+    tmp: Path,
+) -> tuple[SourceReport, bool, int]:
+    con = store.con
+    mapping_sha = item.mapping.sha256 if item.mapping else None
+    if item.path is not None:
+        item.sha256, item.size = file_digest(item.path)
+    else:
+        assert item.url is not None
+        item.sha256 = hashlib.sha256(item.display.encode()).hexdigest()
+    existing = con.execute(
+        "SELECT source_id, run_id FROM sources WHERE sha256 = ? AND dataset = ? "
+        "AND mapping_sha256 IS NOT DISTINCT FROM ? ORDER BY source_id LIMIT 1",
+        [item.sha256, item.dataset, mapping_sha],
+    ).fetchall()
+    is_new = not existing
+    source_id = int(existing[0][0]) if existing else next_source
+    if is_new:
+        next_source += 1
+    report = SourceReport(
+        path=item.display, format=item.kind, dataset=item.dataset, source_id=source_id
+    )
+    if existing and not force and item.kind != "sql":
+        report.skipped = (
+            f"already ingested in run {existing[0][1]} with the same content, dataset and "
+            "mapping (use --force to read it again)"
+        )
+        return report, False, next_source
+
+    table = f"_src{src}"
+    loaded: LoadedTable
+    if item.kind == "ftm":
+        assert item.path is not None
+        loaded = read_ftm_json(con, item.path, src, item.display, item.dataset)
+    elif item.kind == "statements":
+        assert item.path is not None
+        loaded = load_csv(con, item.path, table, tmp, display=item.display)
+        _copy_parse_rejects(store, loaded, src)
+        read_statements(con, loaded, src, item.dataset)
+    else:
+        queries = _queries(item)
+        if not queries:
+            raise MappingError(f"{item.mapping_path}: no query applies to {item.display}")
+        if item.kind == "sql":
+            assert item.url is not None
+            refs: set[str] = set()
+            for q in queries:
+                refs |= q.refs
+            loaded = load_sql(con, queries[0].source, refs, table, item.url)
+        elif item.kind == "csv":
+            assert item.path is not None
+            loaded = load_csv(con, item.path, table, tmp, queries[0].source, display=item.display)
+        elif item.kind == "parquet":
+            assert item.path is not None
+            loaded = load_parquet(con, item.path, table, display=item.display)
+        elif item.kind == "xlsx":
+            assert item.path is not None
+            loaded = load_xlsx(con, item.path, table, queries[0].source.sheet, item.display)
+        else:  # pragma: no cover - plan_ingest only makes the kinds above
+            raise MappingError(f"cannot map a {item.kind} source")
+        _copy_parse_rejects(store, loaded, src)
+        for q in queries:
+            run_query(
+                con,
+                q,
+                loaded.table,
+                loaded.columns,
+                src,
+                item.dataset,
+                f"_q{src}_{q.index}",
+                item.display,
+            )
+        # Records that passed a query's filters but made no entity.
+        con.execute(
+            "INSERT INTO _rej SELECT p.src, p.source_row, NULL, "
+            "'no entity could be made from this record (key values empty or a required "
+            "value missing)', NULL, 'row' FROM (SELECT DISTINCT src, source_row FROM _passed "
+            "WHERE src = ?) p ANTI JOIN (SELECT DISTINCT source_row FROM _raw WHERE src = ?) r "
+            "ON r.source_row = p.source_row",
+            [src, src],
+        )
+    con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
+    if loaded.rejects:
+        con.execute(f"DROP TABLE IF EXISTS {ident(loaded.rejects)}")
+    report.rows_in = loaded.rows_in
+    report.rows_stored = int(
+        con.execute(
+            "SELECT count(DISTINCT source_row) FROM _raw WHERE src = ?", [src]
+        ).fetchall()[0][0]
+    )
+    report.rows_rejected = int(
+        con.execute(
+            "SELECT count(DISTINCT source_row) FROM _rej WHERE src = ? AND kind = 'row' "
+            "AND source_row NOT IN (SELECT source_row FROM _raw WHERE src = ?)",
+            [src, src],
+        ).fetchall()[0][0]
+    )
+    report.values_rejected = int(
+        con.execute(
+            "SELECT count(*) FROM _rej WHERE src = ? AND kind = 'value'", [src]
+        ).fetchall()[0][0]
+    )
+    report.rows_filtered = report.rows_in - report.rows_stored - report.rows_rejected
+    if report.rows_filtered < 0:  # pragma: no cover - an accounting bug, never bad input
+        raise RuntimeError(f"row accounting does not add up for {item.display}: {report}")
+    return report, is_new, next_source
+
+
+def _copy_parse_rejects(store: Store, loaded: LoadedTable, src: int) -> None:
+    if loaded.rejects:
+        store.con.execute(
+            f"INSERT INTO _rej SELECT ?, source_row, field, reason, raw, 'row' "
+            f"FROM {ident(loaded.rejects)}",
+            [src],
+        )
+
+
+def _merge(store: Store, report: IngestReport, run_id: int, now: datetime) -> None:
+    """Merge the run's raw statements into ``statements``."""
+    con = store.con
+    # The schema of each entity: the most specific one it was given, here or before.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ent AS "
+        "WITH r AS (SELECT DISTINCT entity_id, schema FROM _raw), "
+        "s AS (SELECT * FROM r UNION SELECT DISTINCT st.entity_id, st.schema FROM statements st "
+        "SEMI JOIN r ON r.entity_id = st.entity_id) "
+        "SELECT s.entity_id, arg_max(s.schema, m.depth) AS schema, list(DISTINCT s.schema) AS "
+        "schemata FROM s JOIN ftm_schemata m ON m.name = s.schema GROUP BY s.entity_id"
+    )
+    conflicts = con.execute(
+        "SELECT count(*) FROM (SELECT e.entity_id, e.schema, unnest(e.schemata) AS other "
+        "FROM _ent e) c JOIN ftm_schemata m ON m.name = c.schema "
+        "WHERE NOT list_contains(m.ancestors, c.other)"
+    ).fetchall()[0][0]
+    if conflicts:
+        # An id given two unrelated schemata (a Person here, a Company there): keep the
+        # most specific lineage and reject the statements that contradict it.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _bad AS SELECT r.src, r.source_row, r.entity_id, "
+            "r.schema, e.schema AS chosen FROM _raw r JOIN _ent e USING (entity_id) "
+            "JOIN ftm_schemata m ON m.name = e.schema "
+            "WHERE NOT list_contains(m.ancestors, r.schema)"
+        )
+        con.execute(
+            "INSERT INTO _rej SELECT DISTINCT src, source_row, 'schema', 'entity ' || entity_id "
+            "|| ' is a ' || chosen || ' elsewhere and cannot also be a ' || schema, NULL, 'value' "
+            "FROM _bad"
+        )
+        con.execute(
+            "DELETE FROM _raw r USING _ent e, ftm_schemata m WHERE r.entity_id = e.entity_id "
+            "AND m.name = e.schema AND NOT list_contains(m.ancestors, r.schema)"
+        )
+        con.execute("DROP TABLE _bad")
+    existing_entities = int(
+        con.execute(
+            "SELECT count(DISTINCT st.entity_id) FROM statements st "
+            "SEMI JOIN _ent e ON e.entity_id = st.entity_id"
+        ).fetchall()[0][0]
+    )
+    total_entities = int(con.execute("SELECT count(*) FROM _ent").fetchall()[0][0])
+    report.entities_touched = total_entities
+    report.entities_new = total_entities - existing_entities
+    # One row per distinct fact; provenance from its first sighting in this run.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _st AS "
+        "SELECT sha1(r.dataset || '.' || r.entity_id || '.' || r.prop || '.' || r.value || "
+        "CASE WHEN r.lang IS NULL THEN '' ELSE '@' || r.lang END || "
+        "CASE WHEN r.external THEN '.ext' ELSE '' END) AS id, r.*, e.schema "
+        "FROM (SELECT dataset, entity_id, prop, value, lang, external, "
+        "arg_min(prop_type, k) AS prop_type, arg_min(original_value, k) AS original_value, "
+        "arg_min(origin, k) AS origin, min(first_seen) AS first_seen, "
+        "max(last_seen) AS last_seen, arg_min(src, k) AS src, arg_min(source_row, k) AS source_row "
+        "FROM (SELECT *, CAST(src AS BIGINT) * 100000000000 + source_row AS k FROM _raw) "
+        "GROUP BY ALL) r JOIN _ent e USING (entity_id)"
+    )
+    total = int(con.execute("SELECT count(*) FROM _st").fetchall()[0][0])
+    con.execute(
+        "INSERT INTO statements (id, entity_id, canonical_id, schema, prop, prop_type, value, "
+        "original_value, dataset, lang, origin, external, first_seen, last_seen, source_id, "
+        "source_row, run_id) "
+        "SELECT t.id, t.entity_id, coalesce(res.canonical_id, t.entity_id), t.schema, t.prop, "
+        "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
+        "coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), m.source_id, "
+        "t.source_row, ? FROM _st t JOIN _srcmap m ON m.src = t.src "
+        "LEFT JOIN resolution res ON res.entity_id = t.entity_id "
+        "ANTI JOIN statements s ON s.id = t.id",
+        [now, now, run_id],
+    )
+    after_new = int(
+        con.execute("SELECT count(*) FROM statements WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    )
+    report.statements_new = after_new
+    report.statements_seen = total - after_new
+    if report.statements_seen:
+        con.execute(
+            "UPDATE statements SET last_seen = greatest(statements.last_seen, "
+            "coalesce(t.last_seen, ?)) FROM _st t WHERE statements.id = t.id "
+            "AND statements.run_id <> ?",
+            [now, run_id],
+        )
+    if existing_entities:
+        # Entities seen before and now given a more specific schema.
+        con.execute(
+            "UPDATE statements SET schema = e.schema FROM _ent e "
+            "WHERE statements.entity_id = e.entity_id AND statements.schema <> e.schema"
+        )
+    con.execute(
+        "INSERT INTO entity_sources SELECT DISTINCT r.entity_id, m.source_id, r.source_row, "
+        "r.origin, ? FROM _raw r JOIN _srcmap m ON m.src = r.src "
+        "ANTI JOIN entity_sources es ON es.entity_id = r.entity_id "
+        "AND es.source_id = m.source_id AND es.source_row = r.source_row AND es.origin = r.origin "
+        "WHERE r.prop = 'id'",
+        [run_id],
+    )
+    con.execute("DROP TABLE IF EXISTS _st")
+
+
+def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) -> None:
+    con = store.con
+    for src, (item, sr) in enumerate(zip(items, report.sources, strict=True)):
+        if sr.skipped is not None:
+            continue
+        is_new = con.execute(
+            "SELECT is_new FROM _srcmap WHERE src = ?", [src]
+        ).fetchall()[0][0]
+        if is_new:
+            con.execute(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    sr.source_id,
+                    str(item.path.resolve()) if item.path else item.display,
+                    item.display,
+                    item.sha256,
+                    item.size,
+                    item.kind,
+                    item.dataset,
+                    item.mapping_path,
+                    item.mapping.sha256 if item.mapping else None,
+                    run_id,
+                    sr.rows_in,
+                    sr.rows_stored,
+                    sr.rows_rejected,
+                    sr.rows_filtered,
+                    0,
+                ],
+            )
+        new = con.execute(
+            "SELECT count(*) FROM statements WHERE run_id = ? AND source_id = ?",
+            [run_id, sr.source_id],
+        ).fetchall()[0][0]
+        if is_new:
+            con.execute(
+                "UPDATE sources SET statements_new = ? WHERE source_id = ?", [new, sr.source_id]
+            )
+    con.execute(
+        "INSERT INTO rejects SELECT ?, m.source_id, m.display, r.source_row, r.field, r.reason, "
+        "r.raw, r.kind FROM _rej r JOIN _srcmap m ON m.src = r.src",
+        [run_id],
+    )
+    report.rejects_total = int(
+        con.execute("SELECT count(*) FROM _rej").fetchall()[0][0]
+    )
+    rows = con.execute(
+        "SELECT m.display, r.source_row, r.field, r.reason, r.kind FROM _rej r "
+        "JOIN _srcmap m ON m.src = r.src ORDER BY r.src, r.source_row NULLS FIRST LIMIT 20"
+    ).fetchall()
+    report.rejects = [
+        Reject(str(d), None if row is None else int(row), f, str(reason), str(kind))
+        for d, row, f, reason, kind in rows
+    ]

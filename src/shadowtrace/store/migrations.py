@@ -1,0 +1,116 @@
+"""Versioned schema migrations of the statement store.
+
+Each migration has a version, a name and a list of SQL statements. They run in
+order inside one transaction each; ``meta_migrations`` records what has run. A
+store written by a newer shadowtrace (a version above the newest known here) is
+refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MIGRATIONS", "Migration"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+INITIAL = Migration(
+    1,
+    "statements, sources, runs, rejects",
+    (
+        """
+        CREATE TABLE runs (
+            run_id INTEGER PRIMARY KEY,
+            command VARCHAR NOT NULL,
+            dataset VARCHAR,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL,
+            rows_in BIGINT DEFAULT 0,
+            rows_stored BIGINT DEFAULT 0,
+            rows_rejected BIGINT DEFAULT 0,
+            rows_filtered BIGINT DEFAULT 0,
+            statements_new BIGINT DEFAULT 0,
+            statements_seen BIGINT DEFAULT 0,
+            entities_new BIGINT DEFAULT 0,
+            args JSON
+        )
+        """,
+        """
+        CREATE TABLE sources (
+            source_id INTEGER PRIMARY KEY,
+            path VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            size_bytes BIGINT NOT NULL,
+            format VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            mapping VARCHAR,
+            mapping_sha256 VARCHAR,
+            run_id INTEGER NOT NULL,
+            rows_in BIGINT NOT NULL,
+            rows_stored BIGINT NOT NULL,
+            rows_rejected BIGINT NOT NULL,
+            rows_filtered BIGINT NOT NULL,
+            statements_new BIGINT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE statements (
+            id VARCHAR NOT NULL,
+            entity_id VARCHAR NOT NULL,
+            canonical_id VARCHAR NOT NULL,
+            schema VARCHAR NOT NULL,
+            prop VARCHAR NOT NULL,
+            prop_type VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            original_value VARCHAR,
+            dataset VARCHAR NOT NULL,
+            lang VARCHAR,
+            origin VARCHAR,
+            external BOOLEAN NOT NULL DEFAULT FALSE,
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL,
+            source_id INTEGER,
+            source_row BIGINT,
+            run_id INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE entity_sources (
+            entity_id VARCHAR NOT NULL,
+            source_id INTEGER NOT NULL,
+            source_row BIGINT NOT NULL,
+            origin VARCHAR NOT NULL,
+            run_id INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE rejects (
+            run_id INTEGER NOT NULL,
+            source_id INTEGER,
+            path VARCHAR NOT NULL,
+            source_row BIGINT,
+            field VARCHAR,
+            reason VARCHAR NOT NULL,
+            raw VARCHAR,
+            kind VARCHAR NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE resolution (
+            entity_id VARCHAR PRIMARY KEY,
+            canonical_id VARCHAR NOT NULL,
+            run_id INTEGER
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL,)
