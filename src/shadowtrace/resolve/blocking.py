@@ -34,7 +34,13 @@ from shadowtrace.resolve.normalize import (
 )
 from shadowtrace.store import Store
 
-__all__ = ["BlockingConfig", "build_candidates", "load_entities"]
+__all__ = [
+    "BlockingConfig",
+    "build_candidates",
+    "identifier_key",
+    "load_entities",
+    "name_keys",
+]
 
 _BLOCK_KINDS: Final = frozenset({"name", "place", "number"})
 # Person names block with persons; organisations with organisations and legal
@@ -87,6 +93,37 @@ def load_entities(store: Store) -> int:
     return int(con.execute("SELECT count(*) FROM _rs_ent").fetchall()[0][0])
 
 
+def name_keys(value: str, ntype: NameType) -> list[str]:
+    """The blocking keys of one name.
+
+    >>> name_keys("ООО Восток-Трейд", "ORG")
+    ['O:vostok', 'O:trid']
+    """
+    form = name_form(value, ntype)
+    if form is None:
+        return []
+    group = _BLOCK_GROUP[ntype]
+    keys: dict[str, None] = {}
+    for token in form.tokens:
+        if token.kind in _BLOCK_KINDS and len(token.skeleton) >= 2:
+            keys.setdefault(f"{group}:{token.skeleton}", None)
+    return list(keys)
+
+
+def identifier_key(prop: str, value: str) -> tuple[str, float] | None:
+    """The blocking key of an identifier, phone or e-mail value, with its weight."""
+    if prop in PROP_SCHEMES:
+        found = normalize_identifier(value, PROP_SCHEMES[prop])
+        return (f"i:{found.scheme}:{found.value}", ID_WEIGHT) if found is not None else None
+    if prop == "email":
+        email = value.strip().lower()
+        return (f"c:{email}", CONTACT_WEIGHT) if "@" in email else None
+    if prop == "phone":
+        phone = normalize_phone(value)
+        return (f"c:{phone}", CONTACT_WEIGHT) if phone else None
+    return None
+
+
 def _name_keys(store: Store) -> pa.Table:
     rows = store.con.execute(
         "SELECT DISTINCT s.value, e.ntype FROM statements s JOIN _rs_ent e USING (entity_id) "
@@ -96,20 +133,10 @@ def _name_keys(store: Store) -> pa.Table:
     ntypes: list[str] = []
     keys: list[str] = []
     for value, ntype in rows:
-        form = name_form(value, ntype)
-        if form is None:
-            continue
-        group = _BLOCK_GROUP[ntype]
-        seen: set[str] = set()
-        for token in form.tokens:
-            if token.kind not in _BLOCK_KINDS or len(token.skeleton) < 2:
-                continue
-            key = f"{group}:{token.skeleton}"
-            if key not in seen:
-                seen.add(key)
-                values.append(value)
-                ntypes.append(ntype)
-                keys.append(key)
+        for key in name_keys(value, ntype):
+            values.append(value)
+            ntypes.append(ntype)
+            keys.append(key)
     return pa.table(
         {
             "value": pa.array(values, pa.string()),
@@ -132,25 +159,12 @@ def _other_keys(store: Store) -> pa.Table:
     keys: list[str] = []
     weights: list[float] = []
     for prop, value in rows:
-        key: str | None = None
-        weight = ID_WEIGHT
-        if prop in PROP_SCHEMES:
-            found = normalize_identifier(value, PROP_SCHEMES[prop])
-            if found is not None:
-                key = f"i:{found.scheme}:{found.value}"
-        elif prop == "email":
-            email = value.strip().lower()
-            key = f"c:{email}" if "@" in email else None
-            weight = CONTACT_WEIGHT
-        else:
-            phone = normalize_phone(value)
-            key = f"c:{phone}" if phone else None
-            weight = CONTACT_WEIGHT
-        if key is not None:
+        found = identifier_key(prop, value)
+        if found is not None:
             props.append(prop)
             values.append(value)
-            keys.append(key)
-            weights.append(weight)
+            keys.append(found[0])
+            weights.append(found[1])
     return pa.table(
         {
             "prop": pa.array(props, pa.string()),
@@ -181,6 +195,8 @@ def build_candidates(store: Store, config: BlockingConfig | None = None) -> int:
     )
     con.unregister("_rs_name_arrow")
     con.unregister("_rs_other_arrow")
+    con.execute("DELETE FROM resolve_keys")
+    con.execute("INSERT INTO resolve_keys SELECT entity_id, key FROM _rs_keys")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_weights AS "
         "SELECT key, count(DISTINCT entity_id) AS df, max(fixed) AS fixed "

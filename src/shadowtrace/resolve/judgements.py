@@ -94,10 +94,7 @@ def add_judgement(
 
 def current_judgements(store: Store, judgement: str | None = None) -> list[Judgement]:
     """The judgements in force, optionally only one kind."""
-    sql = (
-        'SELECT left_id, right_id, judgement, "user", created_at, reason '
-        "FROM judgements_current"
-    )
+    sql = 'SELECT left_id, right_id, judgement, "user", created_at, reason FROM judgements_current'
     params: list[Any] = []
     if judgement is not None:
         sql += " WHERE judgement = ?"
@@ -127,9 +124,7 @@ def _read_lines(lines: Iterable[str]) -> Iterator[tuple[str, str, str, str, date
             row = json.loads(line)
             target, source, judgement = str(row[0]), str(row[1]), str(row[2])
             user = str(row[4]) if len(row) > 4 and row[4] else "import"
-            created = (
-                datetime.fromisoformat(str(row[5])[:26]) if len(row) > 5 and row[5] else None
-            )
+            created = datetime.fromisoformat(str(row[5])[:26]) if len(row) > 5 and row[5] else None
         except (ValueError, IndexError, TypeError) as exc:
             raise ConfigError(f"line {number}: not a resolver edge ({exc})") from exc
         if len(row) > 6 and row[6]:

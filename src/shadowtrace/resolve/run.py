@@ -8,7 +8,8 @@ every merge can be undone (``split``), and judgements (``merge``, ``split``,
 >>> from shadowtrace.store import Store
 >>> from shadowtrace.ingest.run import ingest
 >>> store = Store.open(":memory:")
->>> _ = ingest(store, ["tests/fixtures/ftm/donations.ijson"], dataset="donations")
+>>> _ = ingest(store, ["tests/fixtures/ftm/donations.csv"], dataset="donations",
+...            mapping="tests/fixtures/ftm/donations.yml")
 >>> report = resolve(store)
 >>> report.records > report.entities
 True

@@ -153,6 +153,13 @@ JUDGEMENTS = Migration(
             PRIMARY KEY (left_id, right_id)
         )
         """,
+        # Blocking keys of the last resolve run, reused by screening (match).
+        """
+        CREATE TABLE resolve_keys (
+            entity_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL
+        )
+        """,
     ),
 )
 
