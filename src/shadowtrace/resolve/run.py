@@ -281,16 +281,23 @@ def merge(
     """Judge the given entities (or canonical ids) to be one; returns the canonical id."""
     if len(set(ids)) < 2:
         raise ConfigError("merge needs at least two different ids")
-    heads: list[str] = []
+    # Every member of every cluster named is judged one with the first: the merge
+    # then holds even against identifier vetoes between members.
+    everyone: list[str] = []
     for eid in ids:
         if not _exists(store, eid):
             raise NotFound(f"No entity {eid!r} in the store")
         members = _members(store, eid)
-        heads.append(members[0] if members else eid)
+        if eid not in members and not members:
+            members = [eid]
+        if eid in members:
+            members = [eid, *(m for m in members if m != eid)]
+        everyone.extend(m for m in members if m not in everyone)
+    anchor = everyone[0]
     with store.transaction():
-        for other in heads[1:]:
-            if other != heads[0]:
-                add_judgement(store, heads[0], other, "positive", user=user, reason=reason)
+        for other in everyone[1:]:
+            add_judgement(store, anchor, other, "positive", user=user, reason=reason)
+    heads = [anchor]
     apply_resolution(store, threshold)
     members = _members(store, heads[0])
     return canonical_for(members) if members else heads[0]
