@@ -158,13 +158,69 @@ def name_pairs_part(pairs_path: Path, ref_python: str | None) -> None:
     breakdown(pairs, columns, "category")
 
 
+def run_measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Run ``cmd``; return its wall seconds, peak RSS in bytes and its stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {' '.join(cmd)}")
+    return seconds, usage.ru_maxrss * 1024, output
+
+
+def speed_part(ref_python: str | None) -> None:
+    """Ingest + resolve the 474 donation entities, against `nomenklatura xref` on the same."""
+    fixtures = ROOT / "tests" / "fixtures" / "ftm"
+    print("\n== speed and memory: donations (474 FtM entities), fresh process each")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        cmd = [
+            sys.executable,
+            str(ROOT / "bench" / "_ours_resolve.py"),
+            str(work / "bench.duckdb"),
+            str(fixtures / "donations.csv"),
+            str(fixtures / "donations.yml"),
+        ]
+        seconds, rss, output = run_measured(cmd, work)
+        data = json.loads(output.strip().splitlines()[-1])
+        ours_rate = 474 / seconds
+        print(
+            f"  shadowtrace ingest+resolve: {seconds:.2f} s wall ({data['resolve_seconds']:.2f} s "
+            f"resolve), peak RSS {rss / 2**20:.0f} MB, {data['records']} matchable records -> "
+            f"{data['entities']} entities, {ours_rate:.0f} entities/s"
+        )
+        if ref_python is None or not Path(ref_python).exists():
+            return
+        cli = Path(ref_python).parent / "nomenklatura"
+        (work / "nk").mkdir()
+        source = work / "nk" / "donations.ijson"
+        source.write_bytes((fixtures / "donations.ijson").read_bytes())
+        nk_seconds, nk_rss, _ = run_measured([str(cli), "xref", str(source)], work / "nk")
+        nk_rate = 474 / nk_seconds
+        print(
+            f"  nomenklatura xref:          {nk_seconds:.2f} s wall, peak RSS "
+            f"{nk_rss / 2**20:.0f} MB, {nk_rate:.0f} entities/s"
+        )
+        print(
+            f"  ratio: {ours_rate / nk_rate:.1f}x the throughput, "
+            f"{rss / nk_rss:.2f}x the memory"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", default=str(DEFAULT_PAIRS))
     parser.add_argument("--ref-python", default=REF_PYTHON)
     parser.add_argument("--skip-ref", action="store_true", help="do not run nomenklatura")
+    parser.add_argument("--skip-names", action="store_true", help="skip the name pairs")
     args = parser.parse_args()
-    name_pairs_part(Path(args.pairs), None if args.skip_ref else args.ref_python)
+    parser_ref = None if args.skip_ref else args.ref_python
+    if not args.skip_names:
+        name_pairs_part(Path(args.pairs), parser_ref)
+    speed_part(parser_ref)
 
 
 if __name__ == "__main__":
