@@ -204,10 +204,7 @@ def speed_part(ref_python: str | None) -> None:
             f"  nomenklatura xref:          {nk_seconds:.2f} s wall, peak RSS "
             f"{nk_rss / 2**20:.0f} MB, {nk_rate:.0f} entities/s"
         )
-        print(
-            f"  ratio: {ours_rate / nk_rate:.1f}x the throughput, "
-            f"{rss / nk_rss:.2f}x the memory"
-        )
+        print(f"  ratio: {ours_rate / nk_rate:.1f}x the throughput, {rss / nk_rss:.2f}x the memory")
 
 
 def main() -> None:

@@ -23,25 +23,52 @@ from shadowtrace.store import Store
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 WORLD = [
-    {"id": "ru-1", "schema": "Company", "properties": {
-        "name": ["ООО Восток-Трейд"], "innCode": ["7707083893"], "country": ["ru"]}},
-    {"id": "ru-2", "schema": "Company", "properties": {
-        "name": ["OOO Vostok-Treyd"], "country": ["ru"]}},
-    {"id": "ru-3", "schema": "Company", "properties": {
-        "name": ["Vostok Trade LLC"], "innCode": ["7707083893"]}},
-    {"id": "ru-4", "schema": "Company", "properties": {
-        "name": ["Vostok Trade LLC"], "innCode": ["5003052454"]}},
-    {"id": "cn-1", "schema": "Company", "properties": {
-        "name": ["深圳市华强电子有限公司"], "country": ["cn"]}},
-    {"id": "cn-2", "schema": "Company", "properties": {
-        "name": ["Shenzhen Huaqiang Electronics Co., Ltd."], "country": ["cn"]}},
-    {"id": "p-1", "schema": "Person", "properties": {
-        "name": ["Сергей Викторович Лавров"], "birthDate": ["1950-03-21"]}},
-    {"id": "p-2", "schema": "Person", "properties": {
-        "name": ["Sergey Viktorovich Lavrov"], "birthDate": ["1950-03-21"]}},
+    {
+        "id": "ru-1",
+        "schema": "Company",
+        "properties": {"name": ["ООО Восток-Трейд"], "innCode": ["7707083893"], "country": ["ru"]},
+    },
+    {
+        "id": "ru-2",
+        "schema": "Company",
+        "properties": {"name": ["OOO Vostok-Treyd"], "country": ["ru"]},
+    },
+    {
+        "id": "ru-3",
+        "schema": "Company",
+        "properties": {"name": ["Vostok Trade LLC"], "innCode": ["7707083893"]},
+    },
+    {
+        "id": "ru-4",
+        "schema": "Company",
+        "properties": {"name": ["Vostok Trade LLC"], "innCode": ["5003052454"]},
+    },
+    {
+        "id": "cn-1",
+        "schema": "Company",
+        "properties": {"name": ["深圳市华强电子有限公司"], "country": ["cn"]},
+    },
+    {
+        "id": "cn-2",
+        "schema": "Company",
+        "properties": {"name": ["Shenzhen Huaqiang Electronics Co., Ltd."], "country": ["cn"]},
+    },
+    {
+        "id": "p-1",
+        "schema": "Person",
+        "properties": {"name": ["Сергей Викторович Лавров"], "birthDate": ["1950-03-21"]},
+    },
+    {
+        "id": "p-2",
+        "schema": "Person",
+        "properties": {"name": ["Sergey Viktorovich Lavrov"], "birthDate": ["1950-03-21"]},
+    },
     {"id": "p-3", "schema": "Person", "properties": {"name": ["Sergei Lavrov"]}},
-    {"id": "x-1", "schema": "Company", "properties": {
-        "name": ["'; DROP TABLE statements; --", "x" * 10_000, "\x00\x07"]}},
+    {
+        "id": "x-1",
+        "schema": "Company",
+        "properties": {"name": ["'; DROP TABLE statements; --", "x" * 10_000, "\x00\x07"]},
+    },
     {"id": "x-2", "schema": "Company", "properties": {"name": ["'; DROP TABLE statements; --"]}},
     {"id": "x-3", "schema": "Company", "properties": {"name": ["ООО 华强 Vostok\u200b"]}},
 ]

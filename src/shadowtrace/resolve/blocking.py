@@ -54,7 +54,7 @@ CONTACT_WEIGHT: Final = 8.0
 class BlockingConfig:
     max_block: int = 500
     """Keys shared by more entities than this are too common to block on."""
-    per_entity: int = 25
+    per_entity: int = 10
     """Each entity keeps at most this many candidates (by summed key weight)."""
     min_weight: float = 0.0
     """Pairs whose shared keys weigh less than this are dropped."""
