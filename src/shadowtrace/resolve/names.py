@@ -24,7 +24,7 @@ model whose coefficients are data (``data/name_model.yml``), fitted by
 >>> from shadowtrace.resolve.normalize import name_form
 >>> m = compare_names(name_form("ООО Восток-Трейд", "ORG"), name_form("Vostok Trade LLC", "ORG"))
 >>> round(m.coverage, 2), m.conflict, [a.how for a in m.aligned]
-(1.0, 0.0, ['legal form', 'exact', 'phonetic'])
+(0.93, 0, ['legal form', 'exact', 'phonetic'])
 """
 
 from __future__ import annotations
