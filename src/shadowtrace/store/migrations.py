@@ -112,4 +112,54 @@ INITIAL = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL,)
+JUDGEMENTS = Migration(
+    2,
+    "judgements, resolution candidates and resolve runs",
+    (
+        # Append-only: the newest row of a pair is the judgement in force; older rows
+        # are its history (who decided what, when and why).
+        """
+        CREATE TABLE judgements (
+            left_id VARCHAR NOT NULL,
+            right_id VARCHAR NOT NULL,
+            judgement VARCHAR NOT NULL
+                CHECK (judgement IN ('positive', 'negative', 'unsure', 'no_judgement')),
+            "user" VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            reason VARCHAR,
+            score DOUBLE,
+            CHECK (left_id < right_id)
+        )
+        """,
+        """
+        CREATE VIEW judgements_current AS
+        SELECT left_id, right_id,
+               arg_max(judgement, created_at) AS judgement,
+               arg_max("user", created_at) AS "user",
+               max(created_at) AS created_at,
+               arg_max(reason, created_at) AS reason
+        FROM judgements GROUP BY left_id, right_id
+        """,
+        # Scored candidate pairs of the last resolve run, for review and re-clustering.
+        """
+        CREATE TABLE resolve_candidates (
+            left_id VARCHAR NOT NULL,
+            right_id VARCHAR NOT NULL,
+            score DOUBLE NOT NULL,
+            vetoed BOOLEAN NOT NULL DEFAULT FALSE,
+            features JSON,
+            run_id INTEGER,
+            PRIMARY KEY (left_id, right_id)
+        )
+        """,
+        # Blocking keys of the last resolve run, reused by screening (match).
+        """
+        CREATE TABLE resolve_keys (
+            entity_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS)

@@ -1,0 +1,619 @@
+"""Normalise names, identifiers, phones and addresses into compare forms.
+
+A *compare form* is what two records are compared on: not for display, but
+built so that the spellings of one thing in different scripts, transliterations and
+legal-form conventions come out alike.
+
+Names are analysed with rigour (prefix removal, org-type compare forms, part tags,
+cross-script name symbols, metaphone), after Han-script text has been rewritten
+into Latin words: a Chinese company name is split into place, trade name, line of
+business and legal form (``resolve/data/han.yml``), places and trade names are
+romanised with pypinyin, the rest is replaced by its English word.
+
+>>> form = name_form("ООО Восток-Трейд", "ORG")
+>>> form.key
+'ooo vostok treid'
+>>> [t.kind for t in form.tokens]
+['legal', 'name', 'name']
+>>> name_form("深圳市华强电子有限公司", "ORG").key
+'shenzhen huaqiang electronics coltd'
+>>> name_form("习近平", "PER").key
+'xi jinping'
+>>> skeleton("treyd") == skeleton("trejd") == skeleton("treid")
+True
+>>> normalize_identifier("7707083893").scheme
+'inn'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Final, Literal
+
+import phonenumbers
+import yaml
+from pypinyin import lazy_pinyin
+from rigour.addresses import normalize_address
+from rigour.ids import IBAN as IBAN_ID
+from rigour.ids import IMO as IMO_ID
+from rigour.ids import INN, LEI, OGRN, USCC, IdentifierFormat
+from rigour.names import NamePartTag, NameTypeTag, Symbol, SymbolCategory, analyze_names
+from rigour.text.scripts import text_scripts
+
+__all__ = [
+    "MAX_NAME_CHARS",
+    "MAX_TOKENS",
+    "Identifier",
+    "NameForm",
+    "NameType",
+    "Token",
+    "TokenKind",
+    "clean_text",
+    "han_to_latin",
+    "name_form",
+    "name_type_of_schema",
+    "normalize_address_text",
+    "normalize_identifier",
+    "normalize_phone",
+    "scripts_of",
+    "skeleton",
+]
+
+MAX_NAME_CHARS: Final = 300
+"""Longer names are cut to this many characters before they are compared."""
+
+MAX_TOKENS: Final = 24
+"""At most this many tokens of one name take part in a comparison."""
+
+NameType = Literal["PER", "ORG", "ENT", "OBJ"]
+TokenKind = Literal["name", "initial", "legal", "generic", "place", "number", "stop"]
+
+_TYPE_TAGS: Final[dict[str, NameTypeTag]] = {
+    "PER": NameTypeTag.PER,
+    "ORG": NameTypeTag.ORG,
+    "ENT": NameTypeTag.ENT,
+    "OBJ": NameTypeTag.OBJ,
+}
+
+
+def name_type_of_schema(schema: str) -> NameType:
+    """The kind of name an entity of ``schema`` carries (person, organisation, object).
+
+    >>> name_type_of_schema("Person"), name_type_of_schema("Company")
+    ('PER', 'ORG')
+    """
+    from shadowtrace.model import get_model
+
+    model = get_model()
+    found = model.get(schema)
+    if found is None:
+        return "ENT"
+    if found.is_a("Person"):
+        return "PER"
+    if found.is_a("Organization"):
+        return "ORG"
+    if found.is_a("Vessel") or found.is_a("Asset") or found.is_a("Airplane"):
+        return "OBJ"
+    return "ENT"
+
+
+# --------------------------------------------------------------------------- text
+
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(value: str, limit: int = MAX_NAME_CHARS) -> str:
+    """NFC-normalise, drop control and format characters, collapse spaces, cut to ``limit``.
+
+    >>> clean_text("  Acme\\x00\\u200b Ltd\\t ")
+    'Acme Ltd'
+    """
+    value = unicodedata.normalize("NFC", value[: limit * 4])
+    kept = []
+    for char in value:
+        category = unicodedata.category(char)
+        if category[0] == "C":
+            kept.append(" " if char in "\t\n\r\x0b\x0c" else "")
+        else:
+            kept.append(char)
+    return _SPACE.sub(" ", "".join(kept)).strip()[:limit].strip()
+
+
+def scripts_of(value: str) -> frozenset[str]:
+    """The Unicode scripts the letters of ``value`` are written in.
+
+    >>> sorted(scripts_of("ООО Vostok 华强"))
+    ['Cyrillic', 'Han', 'Latin']
+    """
+    return frozenset(text_scripts(value))
+
+
+# ----------------------------------------------------------------- Chinese (Han)
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _HanGlossary:
+    words: dict[str, str]
+    """Chinese word → Latin replacement (legal forms, business words)."""
+    places: frozenset[str]
+    place_suffixes: tuple[str, ...]
+    compound_family: frozenset[str]
+    longest: int
+
+
+@cache
+def _han_glossary() -> _HanGlossary:
+    text = resources.files("shadowtrace.resolve").joinpath("data/han.yml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    words: dict[str, str] = {}
+    words.update({str(k): str(v) for k, v in data["legal_forms"].items()})
+    words.update({str(k): str(v) for k, v in data["terms"].items()})
+    places = frozenset(str(p) for p in data["places"])
+    suffixes = tuple(sorted((str(s) for s in data["place_suffixes"]), key=len, reverse=True))
+    longest = max(len(w) for w in [*words, *places])
+    return _HanGlossary(
+        words=words,
+        places=places,
+        place_suffixes=suffixes,
+        compound_family=frozenset(str(n) for n in data["compound_family_names"]),
+        longest=longest,
+    )
+
+
+def _pinyin(text: str) -> str:
+    return "".join(lazy_pinyin(text, errors="ignore")).lower()
+
+
+def _han_org(run: str) -> list[str]:
+    """Split a Han run of an organisation name into Latin words."""
+    glossary = _han_glossary()
+    out: list[str] = []
+    pending = ""  # Han characters not covered by the glossary: a trade name
+
+    def flush() -> None:
+        nonlocal pending
+        if pending:
+            out.append(_pinyin(pending))
+            pending = ""
+
+    i = 0
+    while i < len(run):
+        match = None
+        for size in range(min(glossary.longest, len(run) - i), 0, -1):
+            word = run[i : i + size]
+            if word in glossary.words or word in glossary.places:
+                match = word
+                break
+        # A place suffix (市, 省 …) right after uncovered characters makes them a place.
+        if match is None and pending:
+            for suffix in glossary.place_suffixes:
+                if run.startswith(suffix, i):
+                    flush()
+                    i += len(suffix)
+                    break
+            else:
+                pending += run[i]
+                i += 1
+            continue
+        if match is None:
+            pending += run[i]
+            i += 1
+            continue
+        flush()
+        out.append(glossary.words.get(match) or _pinyin(match))
+        i += len(match)
+        for suffix in glossary.place_suffixes:
+            if match in glossary.places and run.startswith(suffix, i):
+                i += len(suffix)
+                break
+    flush()
+    return out
+
+
+def _han_person(run: str) -> list[str]:
+    """A Chinese person name: family name first, then the given name as one word."""
+    glossary = _han_glossary()
+    split = 2 if run[:2] in glossary.compound_family else 1
+    family, given = run[:split], run[split:]
+    return [w for w in (_pinyin(family), _pinyin(given)) if w]
+
+
+def han_to_latin(value: str, name_type: NameType = "ORG") -> str:
+    """Rewrite every Han run in ``value`` into Latin words (see the module docstring).
+
+    >>> han_to_latin("华为技术有限公司")
+    'huawei technology co ltd'
+    >>> han_to_latin("欧阳震华", "PER")
+    'ouyang zhenhua'
+    """
+    if not _HAN.search(value):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        run = match.group(0)
+        words = _han_person(run) if name_type == "PER" else _han_org(run)
+        return " " + " ".join(words) + " "
+
+    return _SPACE.sub(" ", _HAN.sub(replace, value)).strip()
+
+
+# ------------------------------------------------------------------ names, tokens
+
+# Folds the spellings that transliteration systems (GOST, BGN/PCGN, ISO 9, Wade-Giles
+# vs pinyin, French/German renderings) produce for one sound into one key.
+_SKELETON_RULES: Final[tuple[tuple[str, str], ...]] = (
+    ("shch", "sh"),
+    ("sch", "sh"),
+    ("tch", "ch"),
+    ("tsch", "ch"),
+    ("kh", "h"),
+    ("ck", "k"),
+    ("ph", "f"),
+    ("ts", "c"),
+    ("tz", "c"),
+    ("ou", "u"),
+    ("q", "k"),
+    ("x", "ks"),
+    ("w", "v"),
+    ("y", "i"),
+    ("j", "i"),
+    ("ie", "i"),
+    ("ei", "i"),
+    ("ee", "i"),
+)
+_DOUBLE = re.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=65536)
+def skeleton(word: str) -> str:
+    """A transliteration-insensitive key of a Latin lower-case word.
+
+    >>> skeleton("sergey"), skeleton("sergej"), skeleton("serguei")
+    ('sergi', 'sergi', 'sergui')
+    >>> skeleton("dmitriy") == skeleton("dmitrii") == skeleton("dmitry")
+    True
+    """
+    for old, new in _SKELETON_RULES:
+        if old in word:
+            word = word.replace(old, new)
+    word = _DOUBLE.sub(r"\1", word)
+    if len(word) > 3 and word.endswith("i") and word[-2] == "i":
+        word = word[:-1]
+    return word
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a name in compare form."""
+
+    text: str
+    """Latin, lower-case, ASCII."""
+    skeleton: str
+    phonetic: str
+    kind: TokenKind
+    symbols: frozenset[str]
+    """rigour symbols (``NAME:Q…`` for a given name across scripts, ``ORGCLS:LLC`` …)."""
+    number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NameForm:
+    """A name, ready to be compared."""
+
+    original: str
+    name_type: NameType
+    tokens: tuple[Token, ...]
+    scripts: frozenset[str]
+
+    @property
+    def key(self) -> str:
+        """The tokens joined by spaces: equal keys mean equal names."""
+        return " ".join(t.text for t in self.tokens)
+
+    @property
+    def core(self) -> tuple[str, ...]:
+        """Tokens that name this thing (no legal forms, stop or generic words)."""
+        return tuple(t.text for t in self.tokens if t.kind in ("name", "number", "place"))
+
+
+def _is_word_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNM"
+
+
+_ROMAN = re.compile(r"^(?=[ivxlc]+$)(c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
+_ROMAN_VALUES: Final = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+
+
+def _roman(word: str) -> int | None:
+    if not word or len(word) > 6 or not _ROMAN.match(word):
+        return None
+    total = 0
+    for i, char in enumerate(word):
+        value = _ROMAN_VALUES[char]
+        nxt = _ROMAN_VALUES[word[i + 1]] if i + 1 < len(word) else 0
+        total += -value if value < nxt else value
+    return total
+
+
+def _kind_of(
+    tag: NamePartTag, categories: set[SymbolCategory], text: str, name_type: NameType
+) -> TokenKind:
+    if tag == NamePartTag.LEGAL or Symbol.Category.ORG_CLASS in categories:
+        return "legal"
+    if tag == NamePartTag.NUM:
+        return "number"
+    if tag == NamePartTag.STOP:
+        return "stop"
+    if name_type == "PER":
+        return "initial" if len(text) == 1 else "name"
+    if Symbol.Category.DOMAIN in categories or Symbol.Category.SYMBOL in categories:
+        return "generic"
+    if Symbol.Category.LOCATION in categories:
+        return "place"
+    return "name"
+
+
+_WANTED_SYMBOLS: Final = frozenset(
+    {
+        Symbol.Category.NAME,
+        Symbol.Category.NICK,
+        Symbol.Category.ORG_CLASS,
+        Symbol.Category.DOMAIN,
+        Symbol.Category.SYMBOL,
+        Symbol.Category.LOCATION,
+    }
+)
+
+
+@lru_cache(maxsize=200_000)
+def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
+    """Analyse one name into its compare form; ``None`` when nothing comparable is left.
+
+    >>> name_form("Mr. John Smith", "PER").key
+    'john smith'
+    >>> name_form("", "PER") is None, name_form("\\x00 -- ", "ORG") is None
+    (True, True)
+    """
+    text = clean_text(value)
+    if not text:
+        return None
+    if name_type == "PER" and text.count(",") == 1:
+        # "FAMILY, Given" as lists write it
+        family, given = text.split(",")
+        text = f"{given.strip()} {family.strip()}".strip()
+    scripts = scripts_of(text)
+    if "Han" in scripts:
+        text = han_to_latin(text, name_type)
+    names = analyze_names(_TYPE_TAGS[name_type], [text], consolidate=False)
+    if not names:
+        return None
+    name = next(iter(names))
+    part_symbols: dict[int, set[Symbol]] = {}
+    for span in name.spans:
+        if span.symbol.category not in _WANTED_SYMBOLS:
+            continue
+        for part in span.parts:
+            part_symbols.setdefault(part.index, set()).add(span.symbol)
+    tokens: list[Token] = []
+    for part in name.parts[:MAX_TOKENS]:
+        comparable = part.comparable
+        if not comparable.isascii():
+            # Scripts that rigour does not latinise (Arabic, Devanagari …) stay as written.
+            comparable = part.ascii or comparable
+        comparable = "".join(c for c in comparable.lower() if _is_word_char(c))
+        if not comparable:
+            continue
+        symbols = part_symbols.get(part.index, set())
+        categories = {s.category for s in symbols}
+        kind = _kind_of(part.tag, categories, comparable, name_type)
+        comparable = comparable[:64]
+        number = part.integer if part.numeric else None
+        if number is None and kind != "legal" and tokens and name_type != "PER":
+            number = _roman(comparable)
+            if number is not None:
+                kind = "number"
+        tokens.append(
+            Token(
+                text=comparable,
+                skeleton=skeleton(comparable),
+                phonetic=part.metaphone or "",
+                kind=kind,
+                symbols=frozenset(str(s).strip("[]") for s in symbols),
+                number=number,
+            )
+        )
+    if not tokens:
+        return None
+    return NameForm(original=value, name_type=name_type, tokens=tuple(tokens), scripts=scripts)
+
+
+# ---------------------------------------------------------------------- identifiers
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """An identifier in compare form, with the scheme it was recognised as."""
+
+    scheme: str
+    """``inn``, ``ogrn``, ``uscc``, ``lei``, ``imo``, ``iban``, ``bic``, ``wallet`` or ``id``."""
+    value: str
+    valid: bool
+
+    @property
+    def strong(self) -> bool:
+        """Strong schemes identify one entity: two different values are a conflict."""
+        return self.scheme in STRONG_SCHEMES and self.valid
+
+
+STRONG_SCHEMES: Final = frozenset({"inn", "ogrn", "uscc", "lei", "imo", "wallet"})
+
+_CHECKED: Final[dict[str, type[IdentifierFormat]]] = {
+    "inn": INN,
+    "ogrn": OGRN,
+    "uscc": USCC,
+    "lei": LEI,
+    "imo": IMO_ID,
+    "iban": IBAN_ID,
+}
+
+# FtM property → the scheme its values are in (``None``: recognise by form).
+PROP_SCHEMES: Final[dict[str, str | None]] = {
+    "innCode": "inn",
+    "ogrnCode": "ogrn",
+    "leiCode": "lei",
+    "uscCode": "uscc",
+    "imoNumber": "imo",
+    "iban": "iban",
+    "swiftBic": "bic",
+    "bicCode": "bic",
+    "publicKey": "wallet",
+    "cryptoAddress": "wallet",
+    "accountNumber": None,
+    "bic": "bic",
+    "accountId": None,
+    "registrationNumber": None,
+    "taxNumber": None,
+    "vatCode": None,
+    "idNumber": None,
+    "passportNumber": None,
+    "okpoCode": None,
+    "uniqueEntityId": None,
+    "npiCode": None,
+    "dunsCode": None,
+    "mmsi": None,
+    "callSign": None,
+}
+
+_ALNUM = re.compile(r"[^0-9A-Za-z]")
+_ETH = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_TRON = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
+_BTC = re.compile(r"^(bc1[02-9ac-hj-np-z]{11,71}|[13][1-9A-HJ-NP-Za-km-z]{25,34})$", re.I)
+_BIC = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+
+
+def _wallet(value: str) -> str | None:
+    value = value.strip()
+    if _ETH.match(value):
+        return value.lower()
+    if _TRON.match(value):
+        return value
+    if _BTC.match(value):
+        return value.lower() if value.lower().startswith("bc1") else value
+    return None
+
+
+def _checked(scheme: str, compact: str) -> Identifier | None:
+    fmt = _CHECKED[scheme]
+    if fmt.is_valid(compact):
+        return Identifier(scheme, fmt.normalize(compact) or compact, True)
+    return None
+
+
+def normalize_identifier(value: str, scheme: str | None = None) -> Identifier | None:
+    """Normalise an identifier; recognise its scheme when ``scheme`` is ``None``.
+
+    Values that fail their scheme's check digit keep the scheme but are not ``valid``
+    (they still agree with an identical value; they never veto a match).
+
+    >>> normalize_identifier("77 0708 3893", "inn")
+    Identifier(scheme='inn', value='7707083893', valid=True)
+    >>> normalize_identifier("0xAbC0000000000000000000000000000000000001").value
+    '0xabc0000000000000000000000000000000000001'
+    >>> normalize_identifier("--") is None
+    True
+    """
+    value = clean_text(value, limit=200)
+    if not value:
+        return None
+    if scheme == "wallet" or scheme is None:
+        wallet = _wallet(value)
+        if wallet is not None:
+            return Identifier("wallet", wallet, True)
+        if scheme == "wallet":
+            compact = value.strip()
+            return Identifier("wallet", compact, False) if len(compact) >= 8 else None
+    compact = _ALNUM.sub("", value).upper()
+    if compact.startswith("IMO") and (scheme in (None, "imo")):
+        compact = compact[3:]
+        scheme = "imo"
+    if len(compact) < 4:
+        return None
+    if scheme == "bic":
+        return Identifier("bic", compact[:8], bool(_BIC.match(compact)))
+    if scheme in _CHECKED:
+        found = _checked(scheme, compact)
+        return found if found is not None else Identifier(scheme, compact, False)
+    for guess in ("uscc", "lei", "iban", "ogrn", "inn"):
+        found = _checked(guess, compact)
+        if found is not None:
+            return found
+    return Identifier("id", compact, False)
+
+
+def identifiers_of(props: dict[str, list[str]]) -> set[Identifier]:
+    """All identifiers of an entity's properties (see ``PROP_SCHEMES``)."""
+    out: set[Identifier] = set()
+    for prop, values in props.items():
+        if prop not in PROP_SCHEMES:
+            continue
+        scheme = PROP_SCHEMES[prop]
+        for value in values:
+            found = normalize_identifier(value, scheme)
+            if found is not None:
+                out.add(found)
+    return out
+
+
+# ----------------------------------------------------------------- phones, addresses
+
+
+def normalize_phone(value: str, country: str | None = None) -> str | None:
+    """E.164 form of a phone number, or ``None`` if it is not one.
+
+    >>> normalize_phone("+7 (495) 123-45-67")
+    '+74951234567'
+    >>> normalize_phone("8 495 123 45 67", "ru")
+    '+74951234567'
+    """
+    value = clean_text(value, limit=64)
+    if sum(c.isdigit() for c in value) < 6:
+        return None
+    region = country.upper() if country and len(country) == 2 else None
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_address_text(value: str) -> str | None:
+    """A Latin, keyword-shortened compare form of a postal address.
+
+    >>> normalize_address_text("Ул. Ленина, д. 5, Москва")
+    'ul lenina d 5 moskva'
+    """
+    value = clean_text(value, limit=500)
+    if not value:
+        return None
+    if "Han" in scripts_of(value):
+        value = han_to_latin(value, "ENT")
+    return normalize_address(value, latinize=True)
+
+
+def first_values(values: Iterable[str], limit: int = 50) -> list[str]:
+    """At most ``limit`` distinct values, in order (guards against entities with huge lists)."""
+    seen: dict[str, None] = {}
+    for value in values:
+        if len(seen) >= limit:
+            break
+        seen.setdefault(value, None)
+    return list(seen)

@@ -1,0 +1,333 @@
+"""``resolve``: block, score, cluster, and write canonical ids on statements.
+
+Only ``canonical_id`` on statements and the ``resolution`` table
+(``entity_id → canonical_id``) change; statements are never merged or deleted, so
+every merge can be undone (``split``), and judgements (``merge``, ``split``,
+``review``) win over the scorer on every later run.
+
+>>> from shadowtrace.store import Store
+>>> from shadowtrace.ingest.run import ingest
+>>> store = Store.open(":memory:")
+>>> _ = ingest(store, ["tests/fixtures/ftm/donations.csv"], dataset="donations",
+...            mapping="tests/fixtures/ftm/donations.yml")
+>>> report = resolve(store)
+>>> report.records > report.entities
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+
+from shadowtrace.errors import ConfigError, NotFound
+from shadowtrace.resolve.blocking import BlockingConfig, build_candidates, load_entities
+from shadowtrace.resolve.cluster import cluster
+from shadowtrace.resolve.compare import Record, compare, prepare
+from shadowtrace.resolve.judgements import add_judgement, current_judgements
+from shadowtrace.store import Store
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "ResolveReport",
+    "apply_resolution",
+    "canonical_for",
+    "load_records",
+    "merge",
+    "resolve",
+    "split",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD: Final = 0.7
+"""Pairs at or above this score are merged (subject to the clustering rules)."""
+
+CANONICAL_PREFIX: Final = "ST-"
+
+
+@dataclass
+class ResolveReport:
+    """What a resolve run did."""
+
+    records: int = 0
+    """Matchable entity ids considered."""
+    entities: int = 0
+    """Entities they became."""
+    candidates: int = 0
+    scored: int = 0
+    above_threshold: int = 0
+    vetoed: int = 0
+    merged_clusters: int = 0
+    judgements: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def canonical_for(members: Iterable[str]) -> str:
+    """The canonical id of a cluster: derived from its smallest member.
+
+    >>> canonical_for(["b", "a"]) == canonical_for(["a", "c"])
+    True
+    """
+    head = min(members)
+    return CANONICAL_PREFIX + hashlib.sha1(head.encode(), usedforsecurity=False).hexdigest()[:24]
+
+
+def _props_rows(store: Store, table: str) -> Iterator[tuple[str, str, str, list[str]]]:
+    cursor = store.con.execute(
+        "SELECT s.entity_id, arg_max(s.schema, m.depth) OVER (PARTITION BY s.entity_id), "
+        "s.prop, s.value FROM statements s JOIN ftm_schemata m ON m.name = s.schema "
+        f"SEMI JOIN {table} i ON i.entity_id = s.entity_id "
+        "WHERE s.prop_type NOT IN ('entity', 'text', 'html', 'json', 'url', 'mimetype', "
+        "'checksum', 'language', 'topic', 'ip', 'number', 'gender')"
+    )
+    grouped: dict[tuple[str, str], list[str]] = {}
+    while True:
+        batch = cursor.fetchmany(50_000)
+        if not batch:
+            break
+        for entity_id, schema, prop, value in batch:
+            grouped.setdefault((entity_id, schema), []).append(f"{prop}\x1f{value}")
+    for (entity_id, schema), values in grouped.items():
+        props: dict[str, list[str]] = {}
+        for item in values:
+            prop, _, value = item.partition("\x1f")
+            props.setdefault(prop, []).append(value)
+        for prop, vals in props.items():
+            yield entity_id, schema, prop, vals
+
+
+def load_records(store: Store, ids_table: str) -> dict[str, Record]:
+    """Prepare a ``Record`` for every entity id listed in temp table ``ids_table``."""
+    entities: dict[str, tuple[str, dict[str, list[str]]]] = {}
+    for entity_id, schema, prop, values in _props_rows(store, ids_table):
+        entry = entities.setdefault(entity_id, (schema, {}))
+        entry[1][prop] = values
+    return {
+        eid: prepare({"id": eid, "schema": schema, "properties": props})
+        for eid, (schema, props) in entities.items()
+    }
+
+
+def _write_candidates(store: Store, rows: list[tuple[str, str, float, bool, str]]) -> None:
+    con = store.con
+    table = pa.table(
+        {
+            "left_id": pa.array([r[0] for r in rows], pa.string()),
+            "right_id": pa.array([r[1] for r in rows], pa.string()),
+            "score": pa.array([r[2] for r in rows], pa.float64()),
+            "vetoed": pa.array([r[3] for r in rows], pa.bool_()),
+            "features": pa.array([r[4] for r in rows], pa.string()),
+        }
+    )
+    con.register("_rs_scored_arrow", table)
+    con.execute("DELETE FROM resolve_candidates")
+    con.execute(
+        "INSERT INTO resolve_candidates (left_id, right_id, score, vetoed, features) "
+        "SELECT left_id, right_id, score, vetoed, features::JSON FROM _rs_scored_arrow"
+    )
+    con.unregister("_rs_scored_arrow")
+
+
+def apply_resolution(store: Store, threshold: float = DEFAULT_THRESHOLD) -> tuple[int, int]:
+    """Cluster the stored candidates under the judgements; rewrite canonical ids.
+
+    Returns ``(clusters of two or more, entity ids in them)``.
+    """
+    pairs = [
+        (str(a), str(b), float(s), bool(v))
+        for a, b, s, v in store.con.execute(
+            "SELECT left_id, right_id, score, vetoed FROM resolve_candidates"
+        ).fetchall()
+    ]
+    positive = [(j.left_id, j.right_id) for j in current_judgements(store, "positive")]
+    negative = [(j.left_id, j.right_id) for j in current_judgements(store, "negative")]
+    heads = cluster(pairs, threshold, positive=positive, negative=negative)
+    groups: dict[str, list[str]] = {}
+    for member, head in heads.items():
+        groups.setdefault(head, []).append(member)
+    canon = {head: canonical_for(members) for head, members in groups.items()}
+    mapping = pa.table(
+        {
+            "entity_id": pa.array(list(heads), pa.string()),
+            "canonical_id": pa.array([canon[h] for h in heads.values()], pa.string()),
+        }
+    )
+    con = store.con
+    with store.transaction():
+        con.register("_rs_map_arrow", mapping)
+        con.execute("DELETE FROM resolution")
+        con.execute(
+            "INSERT INTO resolution (entity_id, canonical_id) "
+            "SELECT entity_id, canonical_id FROM _rs_map_arrow"
+        )
+        con.unregister("_rs_map_arrow")
+        con.execute(
+            "UPDATE statements SET canonical_id = r.canonical_id FROM resolution r "
+            "WHERE statements.entity_id = r.entity_id "
+            "AND statements.canonical_id <> r.canonical_id"
+        )
+        con.execute(
+            "UPDATE statements SET canonical_id = entity_id "
+            "WHERE canonical_id <> entity_id "
+            "AND entity_id NOT IN (SELECT entity_id FROM resolution)"
+        )
+    return len(groups), len(heads)
+
+
+def resolve(
+    store: Store,
+    threshold: float = DEFAULT_THRESHOLD,
+    blocking: BlockingConfig | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> ResolveReport:
+    """Resolve the entities of ``store``: see the module docstring."""
+    if not 0.0 < threshold <= 1.0:
+        raise ConfigError(f"threshold must be in (0, 1], not {threshold}")
+    report = ResolveReport()
+    started = time.perf_counter()
+    mark = started
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        report.timings[name] = round(now - mark, 3)
+        mark = now
+        if stage is not None:
+            stage(name)
+
+    report.records = load_entities(store)
+    step("entities")
+    report.candidates = build_candidates(store, blocking)
+    step("blocking")
+    store.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_ids AS "
+        "SELECT left_id AS entity_id FROM _rs_pairs UNION SELECT right_id FROM _rs_pairs"
+    )
+    records = load_records(store, "_rs_ids")
+    step("prepare")
+    rows: list[tuple[str, str, float, bool, str]] = []
+    cursor = store.con.execute("SELECT left_id, right_id FROM _rs_pairs ORDER BY 1, 2")
+    while True:
+        batch = cursor.fetchmany(50_000)
+        if not batch:
+            break
+        for left_id, right_id in batch:
+            left, right = records.get(left_id), records.get(right_id)
+            if left is None or right is None:
+                continue
+            result = compare(left, right)
+            report.scored += 1
+            if result.vetoed:
+                report.vetoed += 1
+            if result.score >= threshold:
+                report.above_threshold += 1
+            features = orjson.dumps([f.to_dict() for f in result.features]).decode()
+            rows.append((left_id, right_id, result.score, result.vetoed, features))
+    step("scoring")
+    with store.transaction():
+        _write_candidates(store, rows)
+    report.merged_clusters, _ = apply_resolution(store, threshold)
+    report.judgements = len(current_judgements(store))
+    report.entities = int(
+        store.con.execute(
+            "SELECT count(DISTINCT coalesce(r.canonical_id, e.entity_id)) FROM _rs_ent e "
+            "LEFT JOIN resolution r ON r.entity_id = e.entity_id"
+        ).fetchall()[0][0]
+    )
+    step("clustering")
+    for table in ("_rs_ids", "_rs_pairs", "_rs_keys", "_rs_weights", "_rs_ent"):
+        store.con.execute(f"DROP TABLE IF EXISTS {table}")
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _members(store: Store, entity_id: str) -> list[str]:
+    """The entity ids of the cluster that ``entity_id`` (an entity or canonical id) is in."""
+    rows = store.con.execute(
+        "SELECT entity_id FROM resolution WHERE canonical_id = ? OR canonical_id = "
+        "(SELECT canonical_id FROM resolution WHERE entity_id = ?) ORDER BY entity_id",
+        [entity_id, entity_id],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _exists(store: Store, entity_id: str) -> bool:
+    row = store.con.execute(
+        "SELECT 1 FROM statements WHERE entity_id = ? OR canonical_id = ? LIMIT 1",
+        [entity_id, entity_id],
+    ).fetchone()
+    return row is not None
+
+
+def merge(
+    store: Store,
+    ids: list[str],
+    user: str,
+    reason: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> str:
+    """Judge the given entities (or canonical ids) to be one; returns the canonical id."""
+    if len(set(ids)) < 2:
+        raise ConfigError("merge needs at least two different ids")
+    # Every member of every cluster named is judged one with the first: the merge
+    # then holds even against identifier vetoes between members.
+    everyone: list[str] = []
+    for eid in ids:
+        if not _exists(store, eid):
+            raise NotFound(f"No entity {eid!r} in the store")
+        members = _members(store, eid)
+        if eid not in members and not members:
+            members = [eid]
+        if eid in members:
+            members = [eid, *(m for m in members if m != eid)]
+        everyone.extend(m for m in members if m not in everyone)
+    anchor = everyone[0]
+    with store.transaction():
+        for other in everyone[1:]:
+            add_judgement(store, anchor, other, "positive", user=user, reason=reason)
+    heads = [anchor]
+    apply_resolution(store, threshold)
+    members = _members(store, heads[0])
+    return canonical_for(members) if members else heads[0]
+
+
+def split(
+    store: Store,
+    entity_id: str,
+    user: str,
+    reason: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[str]:
+    """Take an entity out of its cluster, or dissolve a cluster given its canonical id.
+
+    Records negative judgements (so no later run merges them again) and returns the
+    entity ids that were separated.
+    """
+    members = _members(store, entity_id)
+    if not members:
+        if not _exists(store, entity_id):
+            raise NotFound(f"No entity {entity_id!r} in the store")
+        return []
+    with store.transaction():
+        if entity_id in members:
+            for other in members:
+                if other != entity_id:
+                    add_judgement(store, entity_id, other, "negative", user=user, reason=reason)
+        else:
+            for i, left in enumerate(members):
+                for right in members[i + 1 :]:
+                    add_judgement(store, left, right, "negative", user=user, reason=reason)
+    apply_resolution(store, threshold)
+    return members
