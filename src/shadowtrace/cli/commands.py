@@ -3,5 +3,9 @@
 from __future__ import annotations
 
 from shadowtrace.cli import export_cmd  # noqa: F401
+from shadowtrace.cli.app import app
+from shadowtrace.resolve.commands import register as register_resolve
 
 __all__: list[str] = []
+
+register_resolve(app)

@@ -51,9 +51,10 @@ ThresholdOpt = Annotated[
 
 
 def _store_path(store: str | None) -> str:
-    import os
+    """The command's --store, else the global one (shadowtrace --store X resolve)."""
+    from shadowtrace.cli.app import _store_path as global_store_path
 
-    return store or os.environ.get("SHADOWTRACE_STORE", "shadowtrace.duckdb")
+    return global_store_path(store)
 
 
 def _user(user: str | None) -> str:
