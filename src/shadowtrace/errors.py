@@ -67,8 +67,7 @@ class DependencyMissing(ShadowtraceError):
 
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(
-            f"{feature} needs the optional extra {extra!r}: "
-            f"pip install 'shadowtrace[{extra}]'"
+            f"{feature} needs the optional extra {extra!r}: pip install 'shadowtrace[{extra}]'"
         )
         self.extra = extra
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from followthemoney.proxy import EntityProxy
+from tests.conftest import FTM, read_ijson
 
 from shadowtrace.export.entities import iter_entities
 from shadowtrace.ingest import ingest
 from shadowtrace.ingest.mapping import load_mapping
 from shadowtrace.model import get_model
-from tests.conftest import FTM, read_ijson
 
 
 def _props(entity: dict) -> dict[str, list[str]]:
@@ -30,7 +30,13 @@ def test_donations_match_ftm_entity_by_entity(store):
     counts: dict[str, int] = {}
     for entity in ours.values():
         counts[entity["schema"]] = counts.get(entity["schema"], 0) + 1
-    assert counts == {"Payment": 290, "Company": 56, "Person": 22, "Organization": 17, "Address": 89}
+    assert counts == {
+        "Payment": 290,
+        "Company": 56,
+        "Person": 22,
+        "Organization": 17,
+        "Address": 89,
+    }
 
     whitespace_only: list[str] = []
     for eid, g in gold.items():
@@ -95,9 +101,13 @@ def test_kek_sql_mapping_matches_ftm(store, kek_env):
 
 
 def test_provenance_points_at_source_rows(store):
-    ingest(store, [str(FTM / "donations.csv")], dataset="donations", mapping=str(FTM / "donations.yml"))
+    ingest(
+        store, [str(FTM / "donations.csv")], dataset="donations", mapping=str(FTM / "donations.yml")
+    )
     # Every statement names its source file and row; every entity its records.
-    missing = store.scalar("SELECT count(*) FROM statements WHERE source_id IS NULL OR source_row IS NULL")
+    missing = store.scalar(
+        "SELECT count(*) FROM statements WHERE source_id IS NULL OR source_row IS NULL"
+    )
     assert missing == 0
     rows = store.con.execute(
         "SELECT s.source_row, s.value, src.name FROM statements s JOIN sources src USING (source_id) "
@@ -108,5 +118,7 @@ def test_provenance_points_at_source_rows(store):
     with open(FTM / "donations.csv", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     assert value.split(".")[0] in lines[row]  # header is line 0, record 1 is line 1
-    n = store.scalar("SELECT count(DISTINCT source_row) FROM entity_sources WHERE origin = 'donation'")
+    n = store.scalar(
+        "SELECT count(DISTINCT source_row) FROM entity_sources WHERE origin = 'donation'"
+    )
     assert n == 292

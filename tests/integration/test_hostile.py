@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import statement_rows
 
 from shadowtrace.errors import ConfigError, IngestError, MappingError
 from shadowtrace.export.entities import iter_entities
 from shadowtrace.ingest import ingest
-from tests.conftest import statement_rows
 
 MAPPING = """
 entities:
@@ -111,7 +111,8 @@ def test_unknown_schema_in_mapping_is_a_clear_error(tmp_path, store):
     with pytest.raises(MappingError, match="unknown schema 'Spaceship'"):
         ingest(store, [str(csv)], dataset="t", mapping=mapping)
     mapping = _mapping(
-        tmp_path, "entities:\n  a:\n    schema: Company\n    key: id\n    properties:\n      nmae: {column: id}\n"
+        tmp_path,
+        "entities:\n  a:\n    schema: Company\n    key: id\n    properties:\n      nmae: {column: id}\n",
     )
     with pytest.raises(MappingError, match="has no property 'nmae'"):
         ingest(store, [str(csv)], dataset="t", mapping=mapping)
@@ -145,9 +146,7 @@ def test_ragged_rows_are_counted_with_their_record_number(tmp_path, store):
     assert "MISSING COLUMNS" in rejects[0][1] and rejects[0][2] == "2,Short"
     assert "TOO MANY COLUMNS" in rejects[1][1]
     # Record 4 keeps its own number even though records before it were rejected.
-    row = store.scalar(
-        "SELECT source_row FROM statements WHERE prop = 'name' AND value = 'Fine'"
-    )
+    row = store.scalar("SELECT source_row FROM statements WHERE prop = 'name' AND value = 'Fine'")
     assert row == 4
 
 
@@ -168,7 +167,9 @@ def test_ten_megabyte_field_is_a_counted_reject_kept_whole(tmp_path, store):
 def test_formula_strings_are_stored_verbatim_and_neutralised_on_csv_export(tmp_path, store):
     path = tmp_path / "f.csv"
     formula = '=HYPERLINK("http://evil.example","click")'
-    path.write_text(f'id,name,city\n1,"{formula.replace(chr(34), chr(34) * 2)}",@SUM(A1)\n', encoding="utf-8")
+    path.write_text(
+        f'id,name,city\n1,"{formula.replace(chr(34), chr(34) * 2)}",@SUM(A1)\n', encoding="utf-8"
+    )
     ingest(store, [str(path)], dataset="t", mapping=_mapping(tmp_path))
     (entity,) = list(iter_entities(store))
     assert entity["properties"]["name"] == [formula]
@@ -213,7 +214,7 @@ def test_hostile_column_names_are_quoted(tmp_path, store):
     path.write_text('"id""; DROP TABLE x;--","na me"\n1,Acme\n', encoding="utf-8")
     mapping = _mapping(
         tmp_path,
-        'entities:\n  c:\n    schema: Company\n    key: \'id"; DROP TABLE x;--\'\n'
+        "entities:\n  c:\n    schema: Company\n    key: 'id\"; DROP TABLE x;--'\n"
         "    properties:\n      name: {column: na me}\n",
     )
     ingest(store, [str(path)], dataset="t", mapping=mapping)
@@ -231,10 +232,11 @@ def test_path_traversal_in_manifest_is_refused(tmp_path, store):
             f"sources:\n  - path: {json.dumps(bad)}\n    dataset: t\n    mapping: mapping.yml\n",
             encoding="utf-8",
         )
-        with pytest.raises(ConfigError, match="outside|relative"):
+        with pytest.raises(ConfigError, match=r"outside|relative"):
             ingest(store, [str(world)])
     (world / "manifest.yml").write_text(
-        "sources:\n  - path: ok.csv\n    dataset: t\n    mapping: ../mapping.yml\n", encoding="utf-8"
+        "sources:\n  - path: ok.csv\n    dataset: t\n    mapping: ../mapping.yml\n",
+        encoding="utf-8",
     )
     (world / "ok.csv").write_text("id,name,city\n1,A,B\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="outside"):

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import FTM, statement_rows
 
 from shadowtrace.export import export
 from shadowtrace.ingest import ingest
 from shadowtrace.store import Store
-from tests.conftest import FTM, statement_rows
 
 DONATIONS = [str(FTM / "donations.csv")]
 MAPPING = str(FTM / "donations.yml")
@@ -154,9 +154,12 @@ def test_chunked_mapping_gives_the_same_store(monkeypatch, store):
         assert report.rows_in == report.rows_stored + report.rows_rejected + report.rows_filtered
         assert report.entities_new == 474
         assert statement_rows(chunked) == expected
-        assert chunked.con.execute(
-            "SELECT entity_id, source_row, origin FROM entity_sources ORDER BY ALL"
-        ).fetchall() == provenance
+        assert (
+            chunked.con.execute(
+                "SELECT entity_id, source_row, origin FROM entity_sources ORDER BY ALL"
+            ).fetchall()
+            == provenance
+        )
         # Provenance is the first record each fact was read from, chunk or not.
         first = "SELECT id, source_row FROM ftm_statements ORDER BY id"
         assert chunked.con.execute(first).fetchall() == store.con.execute(first).fetchall()

@@ -137,8 +137,7 @@ def test_feature_matches_followthemoney(case, tmp_path, store):
         # is split on adjacent separators ("k;;l"); an empty value states nothing,
         # so shadowtrace drops it.
         expected = {
-            p: sorted(x for x in v if x != "")
-            for p, v in entity.to_dict()["properties"].items()
+            p: sorted(x for x in v if x != "") for p, v in entity.to_dict()["properties"].items()
         }
         got = {p: sorted(v) for p, v in ours[eid]["properties"].items()}
         assert ours[eid]["schema"] == entity.schema.name
@@ -170,15 +169,26 @@ def test_schema_conflict_is_rejected_not_merged(tmp_path, store):
     _write_csv(csv_path)
     query = {
         "entities": {
-            "company": {"schema": "Company", "key": "id", "properties": {"name": {"column": "name"}}},
-            "person": {"schema": "Person", "key": "id", "properties": {"name": {"column": "owner"}}},
+            "company": {
+                "schema": "Company",
+                "key": "id",
+                "properties": {"name": {"column": "name"}},
+            },
+            "person": {
+                "schema": "Person",
+                "key": "id",
+                "properties": {"name": {"column": "owner"}},
+            },
         }
     }
     mapping_path = tmp_path / "mapping.yml"
     mapping_path.write_text(yaml.safe_dump(query, allow_unicode=True), encoding="utf-8")
     report = ingest(store, [str(csv_path)], dataset="ds", mapping=str(mapping_path))
     assert report.values_rejected > 0
-    reasons = [r[0] for r in store.con.execute("SELECT reason FROM rejects WHERE field = 'schema'").fetchall()]
+    reasons = [
+        r[0]
+        for r in store.con.execute("SELECT reason FROM rejects WHERE field = 'schema'").fetchall()
+    ]
     assert reasons and all("cannot also be a" in r for r in reasons)
     schemata = {e["schema"] for e in iter_entities(store)}
     assert len(schemata) == 1

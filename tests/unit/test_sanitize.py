@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+from followthemoney.types import registry
 from followthemoney.util import sanitize_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followthemoney.types import registry
-
 from shadowtrace.ingest.clean import clean_sql, sanitize_sql, strip_sql
 
 # Every code point but surrogates (DuckDB strings are valid UTF-8).
-TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40
-)
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 SPECIAL = st.sampled_from(
     [" ", "\t", "\n", "\r", "\x00", "\x0b", "\x85", "\xa0", "\u200b", "\u2003", "\u3000",
      "\ufeff", "\u00ad", "e\u0301", "Ä", "中", "ё", "\u2028", "'", '"', "a"]
@@ -30,7 +27,9 @@ def _sql(values: list[str]) -> list[str | None]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(TEXT, st.lists(SPECIAL, max_size=8).map("".join)), min_size=1, max_size=20))
+@given(
+    st.lists(st.one_of(TEXT, st.lists(SPECIAL, max_size=8).map("".join)), min_size=1, max_size=20)
+)
 def test_sanitize_sql_equals_ftm(values):
     assert _sql(values) == [sanitize_text(v) for v in values]
 

@@ -100,9 +100,11 @@ def ingest(
     from shadowtrace.ingest import ingest as run_ingest
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store)) as st:
-        with progress_stages(st.con, "ingest", state.progress) as stage:
-            report = run_ingest(
+    with (
+        Store.open(_store_path(store)) as st,
+        progress_stages(st.con, "ingest", state.progress) as stage,
+    ):
+        report = run_ingest(
                 st, inputs or [], dataset=dataset, mapping=mapping, strict=strict,
                 force=force, stage=stage,
             )  # fmt: skip
@@ -119,7 +121,9 @@ def print_ingest_report(report: object) -> None:
     table = Table(title=f"Ingest run {report.run_id}", title_justify="left")
     for col in ("source", "dataset", "format", "rows in", "stored", "rejected", "filtered",
                 "values rejected"):  # fmt: skip
-        table.add_column(col, justify="right" if col not in ("source", "dataset", "format") else "left")
+        table.add_column(
+            col, justify="right" if col not in ("source", "dataset", "format") else "left"
+        )
     for s in report.sources:
         if s.skipped:
             table.add_row(s.path, s.dataset, s.format, "—", "skipped", "", "", "")
@@ -139,7 +143,9 @@ def print_ingest_report(report: object) -> None:
         if s.skipped:
             out.print(f"[yellow]{s.path}: {s.skipped}[/yellow]")
     if report.rejects:
-        out.print(f"[yellow]{report.rejects_total:,} rejects kept in the store; the first:[/yellow]")
+        out.print(
+            f"[yellow]{report.rejects_total:,} rejects kept in the store; the first:[/yellow]"
+        )
         for r in report.rejects[:10]:
             out.print(f"  {r}", markup=False, highlight=False)
 

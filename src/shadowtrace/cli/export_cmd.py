@@ -34,4 +34,6 @@ def export(
     with Store.open(_store_path(store), read_only=True) as st:
         n = run_export(st, format, out, stock=stock)
     if out != "-":
-        err.print(f"Wrote {n:,} {'records' if format in ('statements', 'parquet') else 'items'} to {out}")
+        err.print(
+            f"Wrote {n:,} {'records' if format in ('statements', 'parquet') else 'items'} to {out}"
+        )

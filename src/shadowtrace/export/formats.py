@@ -139,9 +139,7 @@ class ParquetExporter(Exporter):
     def export(self, store: Store, dest: str) -> int:
         if dest == "-":
             raise ConfigError("--format parquet needs --out PATH")
-        store.con.execute(
-            f"COPY ({STATEMENT_SELECT}) TO {string_literal(dest)} (FORMAT parquet)"
-        )
+        store.con.execute(f"COPY ({STATEMENT_SELECT}) TO {string_literal(dest)} (FORMAT parquet)")
         return int(store.scalar("SELECT count(*) FROM statements"))
 
 
@@ -199,7 +197,9 @@ def _digraph(store: Store, stock: bool) -> Any:
     digraph = nx.MultiDiGraph()
     for node in builder.graph.iternodes():
         attributes = builder.get_attributes(node)
-        attributes["schema"] = node.schema.name if node.is_entity and node.schema else node.type.name
+        attributes["schema"] = (
+            node.schema.name if node.is_entity and node.schema else node.type.name
+        )
         if node.caption is not None:
             attributes["label"] = node.caption
         digraph.add_node(node.id, **attributes)

@@ -122,9 +122,7 @@ def _squash_sql(expr: str) -> str:
     """normality.squash_spaces: drop zero-width characters, collapse white space."""
     from normality.cleaning import COLLAPSE_REMOVE_RE
 
-    remove = _char_class(
-        [cp for cp in range(0x10000) if COLLAPSE_REMOVE_RE.match(chr(cp))]
-    )
+    remove = _char_class([cp for cp in range(0x10000) if COLLAPSE_REMOVE_RE.match(chr(cp))])
     collapse = _char_class(sorted({*_python_ws(), *_EXTRA_SPACES}))
     removed = f"regexp_replace({expr}, '{remove}', '', 'g')"
     collapsed = f"regexp_replace({removed}, '{collapse}+', ' ', 'g')"

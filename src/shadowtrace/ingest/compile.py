@@ -35,7 +35,7 @@ from shadowtrace.ingest.mapping import TEMPLATE_REF, EntitySpec, PropertySpec, Q
 from shadowtrace.model import get_model
 from shadowtrace.store.sql import ident, string_literal
 
-__all__ = ["RAW_COLUMNS", "REJECT_COLUMNS", "MAX_VALUE_CHARS", "max_value_chars", "run_query"]
+__all__ = ["MAX_VALUE_CHARS", "RAW_COLUMNS", "REJECT_COLUMNS", "max_value_chars", "run_query"]
 
 #: Columns of the run's raw statement table.
 RAW_COLUMNS = (
@@ -102,7 +102,9 @@ def _id_select(entity: EntitySpec, dataset: str, source: str, where: str) -> str
     keys with a sorting network of ``least``/``greatest`` (empty strings sort first
     and add nothing, like FtM's empty keys) is cheaper than list functions.
     """
-    head = f"_row, {string_literal(entity.name)} AS origin, {string_literal(entity.schema)} AS schema"
+    head = (
+        f"_row, {string_literal(entity.name)} AS origin, {string_literal(entity.schema)} AS schema"
+    )
     if entity.id_column is not None:
         return f"SELECT {head}, {ident(entity.id_column)} AS entity_id FROM {source} WHERE {where}"
     seed = string_literal(dataset + (entity.key_literal or ""))
@@ -167,7 +169,8 @@ def _values_sql(prop: PropertySpec) -> str:
     if prop.join is not None:
         values = f"[array_to_string({values}, {string_literal(prop.join)})]"
     if prop.split is not None:
-        values = f"flatten(list_transform({values}, lambda x: string_split(x, {string_literal(prop.split)})))"
+        sep = string_literal(prop.split)
+        values = f"flatten(list_transform({values}, lambda x: string_split(x, {sep})))"
     return values
 
 
@@ -348,7 +351,8 @@ def run_query(
     # 6. the statements of the entities that were made
     con.execute(
         f"INSERT INTO _raw SELECT {src}, i._row, i.origin, i.entity_id, i.schema, c.prop, "
-        f"c.prop_type, c.value, CASE WHEN c.raw <> c.value THEN c.raw END, NULL, NULL, NULL, FALSE, "
+        f"c.prop_type, c.value, CASE WHEN c.raw <> c.value THEN c.raw END, "
+        f"NULL, NULL, NULL, FALSE, "
         f"{string_literal(dataset)} "
         f"FROM {n.clean} c JOIN {n.ids} i ON i._row = c._row AND i.origin = c.origin"
     )
@@ -359,5 +363,3 @@ def run_query(
     for name in ("ids", "vals", "clean", "cleaned"):
         con.execute(f"DROP TABLE IF EXISTS {getattr(n, name)}")
     con.execute(f"DROP VIEW IF EXISTS {n.tocleanv}")
-
-

@@ -16,12 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from followthemoney.statement.serialize import CSV_COLUMNS
 
 from shadowtrace.errors import IngestError
-from shadowtrace.ingest.clean import SQL_CLEANED_TYPES, clean_distinct, clean_sql, needs_python_clean
+from shadowtrace.ingest.clean import (
+    SQL_CLEANED_TYPES,
+    clean_distinct,
+    clean_sql,
+    needs_python_clean,
+)
 from shadowtrace.ingest.compile import MAX_TEXT_CHARS, MAX_VALUE_CHARS
-from shadowtrace.ingest.sources import MAX_LINE_SIZE, LoadedTable, _first_line, load_csv
+from shadowtrace.ingest.sources import MAX_LINE_SIZE, LoadedTable, _first_line
 from shadowtrace.store.sql import ident, string_literal
 
 __all__ = [
@@ -38,13 +42,11 @@ NORMALISED_TYPES = frozenset(
 )
 
 STATEMENT_COLUMNS = frozenset({"entity_id", "prop", "schema", "value"})
-_LIMIT = (
-    f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
-)
+_LIMIT = f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
 
 
 def is_statements_header(columns: list[str]) -> bool:
-    return STATEMENT_COLUMNS <= set(columns)
+    return set(columns) >= STATEMENT_COLUMNS
 
 
 def _clean_into_raw(
@@ -70,11 +72,14 @@ def _clean_into_raw(
     if python_types:
         types_sql = ", ".join(string_literal(x) for x in python_types)
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _tocleanv AS SELECT prop_type, raw, NULL::VARCHAR AS fmt, "
+            "CREATE OR REPLACE TEMP VIEW _tocleanv AS "
+            f"SELECT prop_type, raw, NULL::VARCHAR AS fmt, "
             f"FALSE AS fuzzy FROM {t} WHERE prop_type IN ({types_sql})"
         )
         clean_distinct(con, "_tocleanv", "_cleaned")
-        join = "LEFT JOIN _cleaned c ON c.prop_type = v.prop_type AND c.raw = v.raw AND c.fmt IS NULL"
+        join = (
+            "LEFT JOIN _cleaned c ON c.prop_type = v.prop_type AND c.raw = v.raw AND c.fmt IS NULL"
+        )
         normalised = ", ".join(string_literal(x) for x in sorted(NORMALISED_TYPES))
         cases.append(f"WHEN v.prop_type IN ({normalised}) THEN c.value")
         cases.append(f"WHEN v.prop_type IN ({types_sql}) AND c.value IS NULL THEN NULL")
@@ -186,7 +191,8 @@ def read_ftm_json(
         "CASE WHEN json_type(v) = 'VARCHAR' THEN v ->> '$' ELSE CAST(v AS VARCHAR) END AS raw, "
         "NULL::VARCHAR AS lang, NULL::VARCHAR AS original_value, NULL::TIMESTAMP AS first_seen, "
         "NULL::TIMESTAMP AS last_seen, FALSE AS external, ? AS dataset "
-        "FROM (SELECT *, unnest(CASE WHEN json_type(vals) = 'ARRAY' THEN json_extract(vals, '$[*]') "
+        "FROM (SELECT *, unnest(CASE WHEN json_type(vals) = 'ARRAY' "
+        "THEN json_extract(vals, '$[*]') "
         "ELSE [vals] END) AS v FROM _jpt WHERE prop_type IS NOT NULL AND NOT stub) "
         "WHERE json_type(v) <> 'NULL'",
         [dataset],
@@ -246,7 +252,8 @@ def read_statements(
         )
         con.execute(f"DELETE FROM _sv WHERE {cond}")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _svt AS SELECT s.source_row, s.origin, s.entity_id, s.schema, "
+        "CREATE OR REPLACE TEMP TABLE _svt AS "
+        "SELECT s.source_row, s.origin, s.entity_id, s.schema, "
         "s.prop, CASE WHEN s.prop = 'id' THEN 'id' ELSE p.type END AS prop_type, s.raw, s.lang, "
         "s.original_value, s.first_seen, s.last_seen, s.external, s.dataset "
         "FROM _sv s LEFT JOIN ftm_properties p ON p.schema = s.schema AND p.prop = s.prop"
@@ -254,4 +261,3 @@ def read_statements(
     _clean_into_raw(con, "_svt", src, keep_seen=True)
     con.execute("DROP TABLE IF EXISTS _sv")
     con.execute("DROP TABLE IF EXISTS _svt")
-

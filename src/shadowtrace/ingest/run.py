@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shadowtrace.errors import IngestError, MappingError
-from shadowtrace.ingest.compile import REJECT_COLUMNS, RAW_COLUMNS, run_query
+from shadowtrace.ingest.compile import RAW_COLUMNS, REJECT_COLUMNS, run_query
 from shadowtrace.ingest.mapping import QuerySpec
 from shadowtrace.ingest.plan import Item, file_digest, plan_ingest
 from shadowtrace.ingest.readers import read_ftm_json, read_statements
@@ -257,7 +257,9 @@ def _read_item(
     source_id = int(existing[0][0]) if existing else next_source
     if is_new:
         next_source += 1
-    sr = SourceReport(path=item.display, format=item.kind, dataset=item.dataset, source_id=source_id)
+    sr = SourceReport(
+        path=item.display, format=item.kind, dataset=item.dataset, source_id=source_id
+    )
     report.sources.append(sr)
     if existing and not force and item.kind != "sql":
         sr.skipped = (
@@ -523,9 +525,7 @@ def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) 
                 "SELECT count(*) FROM _rej WHERE src = ? AND kind = 'value'", [src]
             ).fetchall()[0][0]
         )
-        is_new = con.execute(
-            "SELECT is_new FROM _srcmap WHERE src = ?", [src]
-        ).fetchall()[0][0]
+        is_new = con.execute("SELECT is_new FROM _srcmap WHERE src = ?", [src]).fetchall()[0][0]
         if is_new:
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -560,9 +560,7 @@ def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) 
         "r.raw, r.kind FROM _rej r JOIN _srcmap m ON m.src = r.src",
         [run_id],
     )
-    report.rejects_total = int(
-        con.execute("SELECT count(*) FROM _rej").fetchall()[0][0]
-    )
+    report.rejects_total = int(con.execute("SELECT count(*) FROM _rej").fetchall()[0][0])
     rows = con.execute(
         "SELECT m.display, r.source_row, r.field, r.reason, r.kind FROM _rej r "
         "JOIN _srcmap m ON m.src = r.src ORDER BY r.src, r.source_row NULLS FIRST LIMIT 20"

@@ -281,9 +281,7 @@ def load_xlsx(
         target: str | int = 0
         if sheet is not None:
             if sheet not in names:
-                raise IngestError(
-                    f"no sheet {sheet!r} (sheets: {', '.join(names)})", file=display
-                )
+                raise IngestError(f"no sheet {sheet!r} (sheets: {', '.join(names)})", file=display)
             target = sheet
         data = reader.load_sheet(target).to_arrow()
     except fastexcel.FastExcelError as exc:
@@ -385,7 +383,9 @@ def load_sql(
             con.register(view, pa.Table.from_batches([batch]))
             try:
                 if not created:
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(table)} AS FROM {ident(view)}")
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {ident(table)} AS FROM {ident(view)}"
+                    )
                     created = True
                 else:
                     con.execute(f"INSERT INTO {ident(table)} FROM {ident(view)}")

@@ -205,8 +205,8 @@ class Store:
         fingerprint = hashlib.sha1(usedforsecurity=False)
         for name in sorted(model.schemata):
             fingerprint.update(name.encode())
-            for prop in sorted(model.schemata[name].properties):
-                fingerprint.update(prop.encode())
+            for prop_name in sorted(model.schemata[name].properties):
+                fingerprint.update(prop_name.encode())
         for sql in views:
             fingerprint.update(sql.encode())
         digest = fingerprint.hexdigest()

@@ -37,7 +37,7 @@ class PivotView:
     columns: tuple[Column, ...]
 
 
-def C(name: str, *props: str, kind: Kind = "text") -> Column:  # noqa: N802 - reads like a table
+def C(name: str, *props: str, kind: Kind = "text") -> Column:
     return Column(name, props or (name,), kind)
 
 
@@ -271,10 +271,10 @@ def pivot_view_sql(view: PivotView) -> str:
         inner.append(f"{_typed(col, _value_expr(col))} AS {ident(col.name)}")
         if col.kind == "ref":
             alias = f"r{i}"
-            joins.append(
-                f"LEFT JOIN resolution {alias} ON {alias}.entity_id = p.{ident(col.name)}"
+            joins.append(f"LEFT JOIN resolution {alias} ON {alias}.entity_id = p.{ident(col.name)}")
+            outer.append(
+                f"coalesce({alias}.canonical_id, p.{ident(col.name)}) AS {ident(col.name)}"
             )
-            outer.append(f"coalesce({alias}.canonical_id, p.{ident(col.name)}) AS {ident(col.name)}")
         else:
             outer.append(f"p.{ident(col.name)}")
     base = string_literal(view.schema)
