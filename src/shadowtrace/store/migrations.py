@@ -162,4 +162,51 @@ JUDGEMENTS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS)
+FINDINGS = Migration(
+    3,
+    "findings with their steps and evidence",
+    (
+        """
+        CREATE TABLE findings (
+            finding_id VARCHAR PRIMARY KEY,
+            typology VARCHAR NOT NULL,
+            score DOUBLE NOT NULL,
+            title VARCHAR NOT NULL,
+            explanation VARCHAR,
+            entities VARCHAR[] NOT NULL,
+            metrics JSON,
+            detector VARCHAR NOT NULL,
+            run_id INTEGER,
+            created_at TIMESTAMP NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE finding_steps (
+            finding_id VARCHAR NOT NULL,
+            step INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            target VARCHAR,
+            summary VARCHAR NOT NULL,
+            entity_id VARCHAR,
+            date VARCHAR,
+            amount DOUBLE,
+            currency VARCHAR
+        )
+        """,
+        """
+        CREATE TABLE finding_evidence (
+            finding_id VARCHAR NOT NULL,
+            step INTEGER NOT NULL,
+            statement_id VARCHAR NOT NULL,
+            entity_id VARCHAR NOT NULL,
+            prop VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            source VARCHAR,
+            source_row BIGINT
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS, FINDINGS)
