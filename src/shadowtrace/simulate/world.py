@@ -210,6 +210,13 @@ class World:
         self.listed_day = np.asarray(
             [day(p.listed) if p.listed else NEVER for p in self.parties], dtype=np.int64
         )
+        n_noise = max(500, round(5000 * self.factor))
+        self.noise_addr = pl.Series(tron_addresses(rng, n_noise), dtype=pl.String)
+        self.noise_tid = pl.Series([f"wal-n{i:07d}" for i in range(n_noise)], dtype=pl.String)
+        self.noise_wallets = np.arange(n_noise)
+        self.exchange_wallets = [
+            k for k, wl in enumerate(self.wallets) if self.parties[wl[1]].role == "exchange"
+        ]
         self.w_address = pl.Series([w[0] for w in self.wallets], dtype=pl.String)
         self.w_holder = np.asarray([w[1] for w in self.wallets], dtype=np.int64)
 
@@ -303,15 +310,17 @@ class _Builder:
         num = "".join(str(d) for d in r.integers(0, 10, size=7))
         prefixes = {
             "ru": ["+7 9" + str(r.integers(10, 99))], "ua-dpr": ["+7 949"], "ua-lpr": ["+7 959"],
-            "ua": ["+7 990"], "ua-cri": ["+7 978"], "cn": ["+86 13" + str(r.integers(0, 10))],
+            "ua": ["+7 990"], "ua-cri": ["+7 978"], "cn": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
             "kz": ["+7 70" + str(r.integers(0, 8))], "kg": ["+996 55" + str(r.integers(0, 10))],
             "am": ["+374 77"], "ge": ["+995 55" + str(r.integers(0, 10))], "ae": ["+971 50"],
             "tr": ["+90 53" + str(r.integers(0, 10))], "hk": ["+852 9" + str(r.integers(0, 10))],
-            "uz": ["+998 90"], "kp": ["+86 13" + str(r.integers(0, 10))],
+            "uz": ["+998 90"], "kp": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
         }  # fmt: skip
         prefix = prefixes.get(country, ["+7 9" + str(r.integers(10, 99))])[0]
         if country == "hk":
-            return f"{prefix}{num[:3]} {num[3:7]}"
+            return f"{prefix}{num[:2]} {num[2:6]}"
+        if country in ("cn", "kp"):
+            return f"{prefix} {num[:4]}"
         if country in ("am", "ae"):
             return f"{prefix} {num[:3]} {num[3:7]}"[: len(prefix) + 8]
         return f"{prefix} {num[:3]} {num[3:5]} {num[5:7]}"
@@ -440,8 +449,9 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
         ns = names.ru_company(core, "АО", "Акционерное общество", rng)
         ns = NameSet(f"Банк «{core}» (АО)", [f"Банк «{core}» (АО)", f"АО Банк «{core}»", f"Банк {core}"],
                      [f"Bank {names.cyr_to_latin(core, 'bgn')} JSC", f"JSC Bank {names.cyr_to_latin(core, 'icao')}"])
+        swift = (names.cyr_to_latin(core, "icao").upper().replace("-", "").replace(" ", "") + "XXXX")[:4]
         idx = w.add("bank", "bank_ru_occupied" if occupied else "bank_ru", "ru", ns, registry="",
-                    bic="04" + "".join(str(x) for x in rng.integers(0, 10, 7)))
+                    bic=f"{swift}RU{chr(65 + len(w.parties) % 26)}{chr(65 + len(w.parties) // 26 % 26)}")
         w.parties[idx].extra["occupied"] = occupied
     for tier, bank_names in (("bank_cn_major", CN_BANKS_MAJOR), ("bank_cn_regional", CN_BANKS_REGIONAL)):
         for zh in bank_names:
