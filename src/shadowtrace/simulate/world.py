@@ -321,8 +321,12 @@ class _Builder:
             return f"{prefix}{num[:2]} {num[2:6]}"
         if country in ("cn", "kp"):
             return f"{prefix} {num[:4]}"
-        if country in ("am", "ae"):
-            return f"{prefix} {num[:3]} {num[3:7]}"[: len(prefix) + 8]
+        if country == "ae":
+            return f"{prefix} {num[:3]} {num[3:7]}"
+        if country == "am":
+            return f"{prefix} {num[:6]}"
+        if country == "kg":
+            return f"{prefix} {num[:3]} {num[3:6]}"
         return f"{prefix} {num[:3]} {num[3:5]} {num[5:7]}"
 
     def ru_address(self, region_key: str) -> tuple[str, str]:
