@@ -311,7 +311,7 @@ class _Builder:
         prefixes = {
             "ru": ["+7 9" + str(r.integers(10, 99))], "ua-dpr": ["+7 949"], "ua-lpr": ["+7 959"],
             "ua": ["+7 990"], "ua-cri": ["+7 978"], "cn": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
-            "kz": ["+7 70" + str(r.integers(0, 8))], "kg": ["+996 55" + str(r.integers(0, 10))],
+            "kz": ["+7 70" + str(r.choice([1, 2, 5, 7]))], "kg": ["+996 55" + str(r.integers(0, 10))],
             "am": ["+374 77"], "ge": ["+995 55" + str(r.integers(0, 10))], "ae": ["+971 50"],
             "tr": ["+90 53" + str(r.integers(0, 10))], "hk": ["+852 9" + str(r.integers(0, 10))],
             "uz": ["+998 90"], "kp": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
@@ -325,6 +325,8 @@ class _Builder:
             return f"{prefix} {num[:3]} {num[3:7]}"
         if country == "am":
             return f"{prefix} {num[:6]}"
+        if country == "ge":
+            return f"{prefix} {num[:3]} {num[3:6]}"
         if country == "kg":
             return f"{prefix} {num[:3]} {num[3:6]}"
         return f"{prefix} {num[:3]} {num[3:5]} {num[5:7]}"
