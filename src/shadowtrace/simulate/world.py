@@ -312,8 +312,8 @@ class _Builder:
             "ru": ["+7 9" + str(r.integers(10, 99))], "ua-dpr": ["+7 949"], "ua-lpr": ["+7 959"],
             "ua": ["+7 990"], "ua-cri": ["+7 978"], "cn": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
             "kz": ["+7 70" + str(r.choice([1, 2, 5, 7]))], "kg": ["+996 55" + str(r.integers(0, 10))],
-            "am": ["+374 77"], "ge": ["+995 55" + str(r.integers(0, 10))], "ae": ["+971 50"],
-            "tr": ["+90 53" + str(r.integers(0, 10))], "hk": ["+852 9" + str(r.integers(0, 10))],
+            "am": ["+374 77"], "ge": ["+995 555"], "ae": ["+971 50"],
+            "tr": ["+90 53" + str(r.integers(0, 10))], "hk": ["+852 9" + str(r.integers(0, 9))],
             "uz": ["+998 90"], "kp": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
         }  # fmt: skip
         prefix = prefixes.get(country, ["+7 9" + str(r.integers(10, 99))])[0]
