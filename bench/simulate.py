@@ -32,7 +32,9 @@ def main() -> int:
     try:
         probe = simulate(args.scenario, seed=1, scale=0.2, out=work / "probe")
         per_scale = probe.transactions / 0.2
-        print(f"probe: {probe.transactions:,} transactions at scale 0.2 ({per_scale:,.0f} per unit)")
+        print(
+            f"probe: {probe.transactions:,} transactions at scale 0.2 ({per_scale:,.0f} per unit)"
+        )
         for target in args.targets:
             scale = target / per_scale
             out = work / f"t{target}"

@@ -61,7 +61,9 @@ def _rows(out: Path, src: dict) -> list[dict]:
     path = out / src["path"]
     if src["format"] == "parquet":
         df = pl.read_parquet(path).cast(pl.String)
-        return [{k: v for k, v in r.items() if v not in (None, "")} for r in df.iter_rows(named=True)]
+        return [
+            {k: v for k, v in r.items() if v not in (None, "")} for r in df.iter_rows(named=True)
+        ]
     with open(path, encoding="utf-8") as fh:
         return list(CSVSource.read_csv(fh))
 
@@ -116,9 +118,19 @@ def test_ground_truth_labels_typologies_and_negatives(world):
     gt = world.out / "ground_truth"
     schemes = pl.read_parquet(gt / "schemes.parquet")
     typologies = set(schemes["typology"].unique())
-    for t in ("multilayer_transshipment", "rerouted_payment", "pass_through_intermediary", "netting",
-              "stablecoin_rail", "cash_structuring", "front_company", "sanctions_proximity",
-              "dual_use_supply", "infrastructure_dependency", "dprk_labour"):
+    for t in (
+        "multilayer_transshipment",
+        "rerouted_payment",
+        "pass_through_intermediary",
+        "netting",
+        "stablecoin_rail",
+        "cash_structuring",
+        "front_company",
+        "sanctions_proximity",
+        "dual_use_supply",
+        "infrastructure_dependency",
+        "dprk_labour",
+    ):
         assert t in typologies, t
     evidence = pl.read_parquet(gt / "evidence.parquet")
     assert set(evidence["scheme_id"].unique()) <= set(schemes["scheme_id"])
@@ -141,8 +153,11 @@ def test_policy_reduces_flow_through_sanctioned_intermediaries(world, tmp_path):
     inter = set(entities.filter(pl.col("role") == "intermediary")["true_id"])
     used = collections.Counter(h for hops in chains["hops"] for h in hops if h in inter)
     targets = [t for t, _ in used.most_common(15)]
-    policy = {"from_date": "2023-01-02", "sanction": targets,
-              "close_channels": ["channel:usdt", "channel:netting"]}
+    policy = {
+        "from_date": "2023-01-02",
+        "sanction": targets,
+        "close_channels": ["channel:usdt", "channel:netting"],
+    }
     after = simulate("hard", seed=7, scale=SCALE, out=tmp_path / "policy", policy=policy)
     before = simulate("hard", seed=7, scale=SCALE, out=tmp_path / "base")
     f_after = pl.read_parquet(after.out / "ground_truth" / "flows.parquet")

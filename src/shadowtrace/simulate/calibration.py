@@ -78,7 +78,14 @@ def calibrate(scenario: Scenario, cal: Calib) -> list[CalibrationRow]:
             parts.append(f"±{spec.rel_tol:.0%}")
         passed = sim == sim and abs(sim - target) <= allowed + 1e-9
         rows.append(
-            CalibrationRow(spec.key, spec.metric, target, sim, " or ".join(parts), passed,
-                           str(fig.get("kind", "")))
+            CalibrationRow(
+                spec.key,
+                spec.metric,
+                target,
+                sim,
+                " or ".join(parts),
+                passed,
+                str(fig.get("kind", "")),
+            )
         )
     return rows

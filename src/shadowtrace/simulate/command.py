@@ -16,12 +16,20 @@ __all__ = ["print_calibration", "simulate_command"]
 def print_calibration(result: SimulationResult, console: Console | None = None) -> None:
     """Print the calibration table: each seed figure beside the simulated value."""
     console = console or Console()
-    table = Table(title=f"Calibration: {result.scenario} (seed {result.seed}, scale {result.scale:g})")
+    table = Table(
+        title=f"Calibration: {result.scenario} (seed {result.seed}, scale {result.scale:g})"
+    )
     for col in ("seed figure", "metric", "seed value", "simulated", "tolerance", "result"):
         table.add_column(col)
     for row in result.calibration:
-        table.add_row(row.key, row.metric, f"{row.seed_value:,.4g}", f"{row.simulated:,.4g}",
-                      row.tolerance, "[green]pass[/]" if row.passed else "[red]FAIL[/]")
+        table.add_row(
+            row.key,
+            row.metric,
+            f"{row.seed_value:,.4g}",
+            f"{row.simulated:,.4g}",
+            row.tolerance,
+            "[green]pass[/]" if row.passed else "[red]FAIL[/]",
+        )
     console.print(table)
 
 

@@ -25,8 +25,8 @@ from shadowtrace.simulate.records import Calib, Out
 from shadowtrace.simulate.scenario import Scenario, load_scenario
 from shadowtrace.simulate.structural import (
     bulk_trade,
-    investment,
     inventory,
+    investment,
     labour,
     registries,
     sanctions_list,
@@ -130,7 +130,9 @@ class _Writers:
             if file.endswith(".parquet"):
                 table = visible.to_arrow()
                 if file not in self.pq:
-                    self.pq[file] = pq.ParquetWriter(self.out / file, table.schema, compression="zstd")
+                    self.pq[file] = pq.ParquetWriter(
+                        self.out / file, table.schema, compression="zstd"
+                    )
                 self.pq[file].write_table(table.cast(self.pq[file].schema))
             elif file.endswith(".json"):
                 fh = self._handle(file)
@@ -141,18 +143,37 @@ class _Writers:
             truth_cols = [c for c in df.columns if c.startswith("_t_")]
             parts = []
             for c in truth_cols:
-                part = pl.DataFrame({"row": rows, "true_id": df[c]}).filter(pl.col("true_id").is_not_null())
-                parts.append(part.with_columns(pl.lit(file).alias("file"), pl.lit(c[3:]).alias("origin")))
+                part = pl.DataFrame({"row": rows, "true_id": df[c]}).filter(
+                    pl.col("true_id").is_not_null()
+                )
+                parts.append(
+                    part.with_columns(pl.lit(file).alias("file"), pl.lit(c[3:]).alias("origin"))
+                )
             if parts:
-                rec = pl.concat(parts).select("file", "row", "origin", "true_id").sort(["row", "origin"])
+                rec = (
+                    pl.concat(parts)
+                    .select("file", "row", "origin", "true_id")
+                    .sort(["row", "origin"])
+                )
                 self.records.write_table(rec.to_arrow().cast(RECORDS_SCHEMA))
-            rid_frames.append(pl.DataFrame({"_rid": df["_rid"], "file": pl.Series([file] * n, dtype=pl.String), "row": rows}))
+            rid_frames.append(
+                pl.DataFrame(
+                    {
+                        "_rid": df["_rid"],
+                        "file": pl.Series([file] * n, dtype=pl.String),
+                        "row": rows,
+                    }
+                )
+            )
         rid_map = pl.concat(rid_frames) if rid_frames else None
         if batch.schemes:
             self._gt("schemes", pl.concat(batch.schemes, how="diagonal_relaxed"))
         if batch.evidence and rid_map is not None:
             ev = pl.concat(batch.evidence).join(rid_map, on="_rid", how="inner")
-            self._gt("evidence", ev.select("scheme_id", "file", "row", "origin").sort(["scheme_id", "file", "row"]))
+            self._gt(
+                "evidence",
+                ev.select("scheme_id", "file", "row", "origin").sort(["scheme_id", "file", "row"]),
+            )
         if batch.flows:
             flows = pl.concat(batch.flows, how="diagonal_relaxed")
             self._gt("flows", flows.select(sorted(flows.columns, key=_FLOW_ORDER.index)))
@@ -311,7 +332,9 @@ def simulate(
     writers.close()
 
     gt = out / "ground_truth"
-    _entities_table(world).write_parquet(gt / "entities.parquet", compression="zstd", statistics=False)
+    _entities_table(world).write_parquet(
+        gt / "entities.parquet", compression="zstd", statistics=False
+    )
     wallets_path = gt / "wallets.parquet"
     extra = pl.read_parquet(wallets_path) if wallets_path.exists() else None
     known = _known_wallets(world)

@@ -24,7 +24,7 @@ from shadowtrace.simulate.records import (
 )
 from shadowtrace.simulate.world import World, chpl_codes, goods
 
-__all__ = ["BatchGen", "OCCUPIED"]
+__all__ = ["OCCUPIED", "BatchGen"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -79,8 +79,8 @@ class BatchGen:
             [p.kind == "bank" and (w.true_id(p.idx) in opened or p.names.canonical in opened)
              for p in w.parties]
         )  # fmt: skip
-        self.channels_closed = {c for c in pol.closed("channel")}
-        self.channels_opened = {c for c in pol.opened("channel")}
+        self.channels_closed = set(pol.closed("channel"))
+        self.channels_opened = set(pol.opened("channel"))
         self.closed_slots = set()
         for kind in ("usdt_exchange", "otc_desk", "cash_branch"):
             for ref in pol.closed(kind):
@@ -207,7 +207,7 @@ class BatchGen:
         """Orders of Chinese goods: chains to end users, direct legit trade, local trade."""
         if n == 0:
             return
-        w, s = self.w, self.s
+        _w, s = self.w, self.s
         U = self.rng.random((n, 24))
         days = d0 + (U[:, 0] * (d1 - d0)).astype(np.int64)
         ill = s.num("illicit_order_share")
@@ -344,7 +344,13 @@ class BatchGen:
                 continue
             sender, receiver = chain[m, j], chain[m, j + 1]
             rid = self._declarations(
-                sender, receiver, pos_day[m, j + 1], pos_val[m, j], line, m, origin[m],
+                sender,
+                receiver,
+                pos_day[m, j + 1],
+                pos_val[m, j],
+                line,
+                m,
+                origin[m],
                 final=(j + 1 == hops[m]),
             )
             decl_rids[m, j] = rid
@@ -354,8 +360,14 @@ class BatchGen:
         m = ok
         end_day = pos_day[np.arange(n), hops] + 5
         fin_val = pos_val[np.arange(n), hops - 1]
-        eu_rid = self.bank(eu[m], chain[m, hops[m]], fin_val[m] * 1.12 * self.rate_usd, "RUB",
-                           end_day[m], purpose="Оплата по договору поставки оборудования")
+        eu_rid = self.bank(
+            eu[m],
+            chain[m, hops[m]],
+            fin_val[m] * 1.12 * self.rate_usd,
+            "RUB",
+            end_day[m],
+            purpose="Оплата по договору поставки оборудования",
+        )
         for j in range(width - 1):
             mm = ok & (j < hops)
             if not mm.any():
@@ -364,47 +376,59 @@ class BatchGen:
             cur = np.where(self.paper_country[seller] == "cn", "CNY", "USD")
             amount = pos_val[mm, j] * np.where(cur == "CNY", self.cny_usd, 1.0)
             pay_rids[mm, j] = self.bank(
-                buyer, seller, amount, pl.Series(cur.tolist(), dtype=pl.String),
-                pos_day[mm, j + 1] + 3, purpose="Payment for goods under contract",
+                buyer,
+                seller,
+                amount,
+                pl.Series(cur.tolist(), dtype=pl.String),
+                pos_day[mm, j + 1] + 3,
+                purpose="Payment for goods under contract",
             )
         # ground truth: flows and schemes
         hs = line["hs"]
         chpl = np.asarray([h in chpl_codes() for h in hs])
         chain_t = [
-            pl.select(pl.when(pl.Series(chain[:, j] >= 0)).then(
-                self.tid(np.maximum(chain[:, j], 0))).otherwise(pl.lit(None))).to_series()
+            pl.select(
+                pl.when(pl.Series(chain[:, j] >= 0))
+                .then(self.tid(np.maximum(chain[:, j], 0)))
+                .otherwise(pl.lit(None))
+            ).to_series()
             for j in range(width)
         ]
-        hop_list = pl.DataFrame({f"h{j}": c for j, c in enumerate([*chain_t, self.tid(eu)])}).select(
-            pl.concat_list(pl.all()).list.drop_nulls()
-        ).to_series()
+        hop_list = (
+            pl.DataFrame({f"h{j}": c for j, c in enumerate([*chain_t, self.tid(eu)])})
+            .select(pl.concat_list(pl.all()).list.drop_nulls())
+            .to_series()
+        )
         typ = np.where(chpl, "dual_use_supply", "multilayer_transshipment")
-        self.out.flow({
-            "typology": pl.Series(typ.tolist(), dtype=pl.String),
-            "channel": "goods_chain",
-            "status": pl.Series(np.where(ok, "delivered", "blocked").tolist(), dtype=pl.String),
-            "value_usd": pl.Series(np.where(ok, line["value"], 0.0)),
-            "intended_value_usd": pl.Series(line["value"]),
-            "date": days_to_date(days),
-            "source_id": self.tid(mfr),
-            "sink_id": self.tid(eu),
-            "hops": hop_list,
-            "hs_code": pl.Series(hs.tolist(), dtype=pl.String),
-            "chpl": pl.Series(chpl),
-            "illicit": True,
-            "rerouted": pl.Series(rerouted),
-        })
+        self.out.flow(
+            {
+                "typology": pl.Series(typ.tolist(), dtype=pl.String),
+                "channel": "goods_chain",
+                "status": pl.Series(np.where(ok, "delivered", "blocked").tolist(), dtype=pl.String),
+                "value_usd": pl.Series(np.where(ok, line["value"], 0.0)),
+                "intended_value_usd": pl.Series(line["value"]),
+                "date": days_to_date(days),
+                "source_id": self.tid(mfr),
+                "sink_id": self.tid(eu),
+                "hops": hop_list,
+                "hs_code": pl.Series(hs.tolist(), dtype=pl.String),
+                "chpl": pl.Series(chpl),
+                "illicit": True,
+                "rerouted": pl.Series(rerouted),
+            }
+        )
         okn = np.nonzero(ok)[0]
         if len(okn):
             members = [c.gather(pl.Series(okn)) for c in chain_t] + [self.tid(eu[okn])]
             ev_decl = [(decl_rids[okn, j], "declaration") for j in range(width)]
-            ev_pay = [(pay_rids[okn, j], "payment") for j in range(width)]
+            [(pay_rids[okn, j], "payment") for j in range(width)]
             self.out.scheme("multilayer_transshipment", members, ev_decl)
             dm = chpl[okn]
             if dm.any():
                 sub = np.nonzero(dm)[0]
                 self.out.scheme(
-                    "dual_use_supply", [mm.gather(pl.Series(sub)) for mm in members],
+                    "dual_use_supply",
+                    [mm.gather(pl.Series(sub)) for mm in members],
                     [(decl_rids[okn[sub], j], "declaration") for j in range(width)],
                 )
             # pass-through: each intermediary's money in and money out
@@ -417,14 +441,25 @@ class BatchGen:
                     sel = okn[has]
                     self.out.scheme(
                         "pass_through_intermediary",
-                        [self.tid(chain[sel, j]), self.tid(chain[sel, j - 1]), self.tid(chain[sel, j + 1])],
+                        [
+                            self.tid(chain[sel, j]),
+                            self.tid(chain[sel, j - 1]),
+                            self.tid(chain[sel, j + 1]),
+                        ],
                         [(pay_rids[sel, j], "payment"), (pay_rids[sel, j - 1], "payment")],
                     )
             _ = eu_rid
 
     def _declarations(
-        self, sender: IntArray, receiver: IntArray, days: IntArray, value: FloatArray,
-        line: dict[str, np.ndarray], m: BoolArray, origin: np.ndarray, final: BoolArray,
+        self,
+        sender: IntArray,
+        receiver: IntArray,
+        days: IntArray,
+        value: FloatArray,
+        line: dict[str, np.ndarray],
+        m: BoolArray,
+        origin: np.ndarray,
+        final: BoolArray,
     ) -> IntArray:
         w = self.w
         n = len(sender)
@@ -434,16 +469,33 @@ class BatchGen:
         u = self.rng.random((n, 3))
         rids_guess = np.arange(self.out.rid, self.out.rid + n, dtype=np.int64)
         date = days_to_date(days)
-        ccd = pl.select(pl.concat_str([
-            pl.Series(np.where(imp, "10", "ZZ").tolist()), pl.lit("1"),
-            pl.Series(np.char.zfill((days % 900 + 100).astype(str), 3).tolist()), pl.lit("/"),
-            date.str.slice(8, 2), date.str.slice(5, 2), date.str.slice(2, 2), pl.lit("/"),
-            n_str(mixed(rids_guess, 7), 7),
-        ])).to_series()
+        ccd = pl.select(
+            pl.concat_str(
+                [
+                    pl.Series(np.where(imp, "10", "ZZ").tolist()),
+                    pl.lit("1"),
+                    pl.Series(np.char.zfill((days % 900 + 100).astype(str), 3).tolist()),
+                    pl.lit("/"),
+                    date.str.slice(8, 2),
+                    date.str.slice(5, 2),
+                    date.str.slice(2, 2),
+                    pl.lit("/"),
+                    n_str(mixed(rids_guess, 7), 7),
+                ]
+            )
+        ).to_series()
         country_names = pl.Series(s_pc.tolist(), dtype=pl.String)
         ccd = pl.select(
-            pl.when(pl.Series(imp)).then(ccd).otherwise(
-                pl.concat_str([country_names.str.to_uppercase(), pl.lit("-EX-"), n_str(mixed(rids_guess, 9), 9)])
+            pl.when(pl.Series(imp))
+            .then(ccd)
+            .otherwise(
+                pl.concat_str(
+                    [
+                        country_names.str.to_uppercase(),
+                        pl.lit("-EX-"),
+                        n_str(mixed(rids_guess, 9), 9),
+                    ]
+                )
             )
         ).to_series()
         qty = line["qty"][m]
@@ -475,19 +527,31 @@ class BatchGen:
             "invoice_currency": "USD",
             "customs_value_rub": money(rub),
             "usd_rate": money(np.full(n, self.rate_usd), 4),
-            "transport": pl.Series(np.where(u[:, 2] < 0.6, "road", np.where(u[:, 2] < 0.9, "rail", "air")).tolist()),
+            "transport": pl.Series(
+                np.where(u[:, 2] < 0.6, "road", np.where(u[:, 2] < 0.9, "rail", "air")).tolist()
+            ),
         }
         rids = self.out.emit(
-            "customs_declarations.csv", cols,
-            {"declaration": n_str(rids_guess, 10, "cd-"), "sender": self.tid(sender),
-             "receiver": self.tid(receiver)},
+            "customs_declarations.csv",
+            cols,
+            {
+                "declaration": n_str(rids_guess, 10, "cd-"),
+                "sender": self.tid(sender),
+                "receiver": self.tid(receiver),
+            },
             days,
         )
         self._calib_decl(sender, receiver, line["hs"][m], origin, value)
         return rids
 
-    def _calib_decl(self, sender: IntArray, receiver: IntArray, hs: np.ndarray,
-                    origin: np.ndarray, value: FloatArray) -> None:
+    def _calib_decl(
+        self,
+        sender: IntArray,
+        receiver: IntArray,
+        hs: np.ndarray,
+        origin: np.ndarray,
+        value: FloatArray,
+    ) -> None:
         cal = self.cal
         s_true = self.true_country[sender]
         r_true = self.true_country[receiver]
@@ -506,7 +570,9 @@ class BatchGen:
         if n == 0:
             return
         w = self.w
-        mfr_pool = np.asarray([i for i in w.role("manufacturer") if w.parties[int(i)].sector == "consumer"])
+        mfr_pool = np.asarray(
+            [i for i in w.role("manufacturer") if w.parties[int(i)].sector == "consumer"]
+        )
         mfr = self.pick(mfr_pool, U[:, 2])
         buyer = self.pick(w.role("legit_importer"), U[:, 3])
         line = self._goods_line(["consumer"] * n, U[:, 4], U[:, 5])
@@ -531,20 +597,28 @@ class BatchGen:
         if n == 0:
             return
         w = self.w
-        pool = np.asarray([i for i in w.role("manufacturer") if w.parties[int(i)].sector in ("consumer", "tools")])
+        pool = np.asarray(
+            [i for i in w.role("manufacturer") if w.parties[int(i)].sector in ("consumer", "tools")]
+        )
         mfr = self.pick(pool, U[:, 2])
         buyer = self.pick(w.role("local_buyer"), U[:, 3])
         line = self._goods_line(["consumer"] * n, U[:, 4], U[:, 5])
         origin = np.full(n, "cn", dtype=object)
         m = np.ones(n, dtype=bool)
         self._declarations(mfr, buyer, days, line["value"], line, m, origin, m)
-        self.bank(buyer, mfr, line["value"] * self.cny_usd, "CNY", days + 12,
-                  purpose="Payment for goods")
+        self.bank(
+            buyer, mfr, line["value"] * self.cny_usd, "CNY", days + 12, purpose="Payment for goods"
+        )
 
     # ------------------------------------------------------------------ payment needs
     def payment_needs(
-        self, payer: IntArray, benef: IntArray, value_cny: FloatArray, days: IntArray,
-        U: FloatArray, context: str,
+        self,
+        payer: IntArray,
+        benef: IntArray,
+        value_cny: FloatArray,
+        days: IntArray,
+        U: FloatArray,
+        context: str,
     ) -> None:
         """Russian payers paying Chinese beneficiaries: attempt, rejection, rerouting."""
         n = len(payer)
@@ -554,16 +628,29 @@ class BatchGen:
         payer, blk_p = self.resolve(payer, days)
         bbank = w.bank_of[benef]
         major = self.is_major[bbank]
-        rej_p = np.where(major, s.num("cn_bank_rejection_rate"), s.num("regional_bank_rejection_rate"))
-        rej_p = np.where(self.bank_opened[bbank] & (days >= self.from_day),
-                         s.num("regional_bank_rejection_rate"), rej_p)
+        rej_p = np.where(
+            major, s.num("cn_bank_rejection_rate"), s.num("regional_bank_rejection_rate")
+        )
+        rej_p = np.where(
+            self.bank_opened[bbank] & (days >= self.from_day),
+            s.num("regional_bank_rejection_rate"),
+            rej_p,
+        )
         rejected = U[:, 0] < rej_p
-        attempt = self.bank(payer, benef, value_cny, "CNY", days, ~rejected,
-                            purpose="Оплата за товар по контракту" if context == "sme" else "Payment for goods")
+        attempt = self.bank(
+            payer,
+            benef,
+            value_cny,
+            "CNY",
+            days,
+            ~rejected,
+            purpose="Оплата за товар по контракту" if context == "sme" else "Payment for goods",
+        )
         self.cal.attempts_major += int(major.sum())
         self.cal.rejected_major += int((major & rejected).sum())
         fee = s.num("intermediary_fee_min") + U[:, 1] * (
-            s.num("intermediary_fee_max") - s.num("intermediary_fee_min"))
+            s.num("intermediary_fee_max") - s.num("intermediary_fee_min")
+        )
         # channel choice
         mix = dict(s.weights("reroute_channels"))
         for c in self.channels_opened:
@@ -585,13 +672,14 @@ class BatchGen:
             for c in self.channels_closed:
                 hit = rejected & after & (channel == c)
                 adapt = U[:, 4] < s.num("adapt_probability")
-                sub = np.asarray(open_, dtype=object)[(U[:, 5] * len(open_)).astype(np.int64) % len(open_)]
+                sub = np.asarray(open_, dtype=object)[
+                    (U[:, 5] * len(open_)).astype(np.int64) % len(open_)
+                ]
                 sub = np.where((sub == "cash_yuan") & ~occupied_payer, "bank_agent", sub)
                 channel = np.where(hit & adapt, sub, channel)
                 blocked |= hit & ~adapt
                 policy_moved |= hit & adapt
         routed = rejected & ~blocked
-        hops_t: dict[str, pl.Series] = {}
         result_status = np.where(blocked & rejected, "blocked", "delivered")
         delivered_val = np.where(blocked & rejected, 0.0, value_cny)
         fee_flow = np.zeros(n)
@@ -612,12 +700,16 @@ class BatchGen:
             hop_frames.append(pl.DataFrame({"i": pl.Series(idx), "hops": hops_list}))
             evid.append((idx[rec_inst], rec_rids, c))
         # flows
-        direct_hops = pl.DataFrame({"a": self.tid(payer), "b": self.tid(benef)}).select(
-            pl.concat_list(pl.all()).alias("hops")).with_columns(pl.Series("i", np.arange(n)))
+        direct_hops = (
+            pl.DataFrame({"a": self.tid(payer), "b": self.tid(benef)})
+            .select(pl.concat_list(pl.all()).alias("hops"))
+            .with_columns(pl.Series("i", np.arange(n)))
+        )
         if hop_frames:
             hf = pl.concat(hop_frames)
             hops_all = direct_hops.join(hf, on="i", how="left", suffix="_r").select(
-                pl.coalesce("hops_r", "hops").alias("hops"))["hops"]
+                pl.coalesce("hops_r", "hops").alias("hops")
+            )["hops"]
         else:
             hops_all = direct_hops["hops"]
         chan_col = np.where(rejected, channel, "bank_direct")
@@ -643,7 +735,9 @@ class BatchGen:
             hops_sel = hops_all.gather(pl.Series(pays))
             members = [hops_sel.list.get(k, null_on_oob=True) for k in range(8)]
             ids = self.out.scheme(
-                "rerouted_payment", members, [(attempt[pays], "payment")],
+                "rerouted_payment",
+                members,
+                [(attempt[pays], "payment")],
                 evidence_lists=(local, rid_all, "payment"),
                 label=pl.Series(channel[pays].tolist(), dtype=pl.String),
             )
@@ -660,8 +754,15 @@ class BatchGen:
         idx = self.pick(pool, u)
         return self.resolve(idx, days)
 
-    def _via_bank_agent(self, payer: IntArray, benef: IntArray, v: FloatArray, fee: FloatArray,
-                        days: IntArray, U: FloatArray) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
+    def _via_bank_agent(
+        self,
+        payer: IntArray,
+        benef: IntArray,
+        v: FloatArray,
+        fee: FloatArray,
+        days: IntArray,
+        U: FloatArray,
+    ) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
         n = len(payer)
         ls = self.s.weights("agent_layers")
         vals = np.asarray([int(k) for k in ls])
@@ -679,8 +780,14 @@ class BatchGen:
         inst: list[IntArray] = []
         rids: list[IntArray] = []
         # payer -> agent 1: value plus the whole fee
-        r = self.bank(payer[ok], agents[ok, 0], v[ok] * (1 + fee[ok]), "CNY", days[ok],
-                      purpose="Оплата по агентскому договору")
+        r = self.bank(
+            payer[ok],
+            agents[ok, 0],
+            v[ok] * (1 + fee[ok]),
+            "CNY",
+            days[ok],
+            purpose="Оплата по агентскому договору",
+        )
         inst.append(np.nonzero(ok)[0])
         rids.append(r)
         for j in range(L):
@@ -689,17 +796,36 @@ class BatchGen:
             mid = has & ~last
             share = 1 + fee * (layers - j - 1) / np.maximum(layers, 1) * 0.5
             if mid.any():
-                rids.append(self.bank(agents[mid, j], agents[mid, j + 1], v[mid] * share[mid], "CNY",
-                                      days[mid] + j + 1, purpose="Transfer under agency agreement"))
+                rids.append(
+                    self.bank(
+                        agents[mid, j],
+                        agents[mid, j + 1],
+                        v[mid] * share[mid],
+                        "CNY",
+                        days[mid] + j + 1,
+                        purpose="Transfer under agency agreement",
+                    )
+                )
                 inst.append(np.nonzero(mid)[0])
             if last.any():
-                rids.append(self.bank(agents[last, j], benef[last], v[last], "CNY", days[last] + j + 2,
-                                      purpose="Payment for goods on behalf of client"))
+                rids.append(
+                    self.bank(
+                        agents[last, j],
+                        benef[last],
+                        v[last],
+                        "CNY",
+                        days[last] + j + 2,
+                        purpose="Payment for goods on behalf of client",
+                    )
+                )
                 inst.append(np.nonzero(last)[0])
         cols = {"p": self.tid(payer)}
         for j in range(L):
-            cols[f"a{j}"] = pl.select(pl.when(pl.Series(agents[:, j] >= 0)).then(
-                self.tid(np.maximum(agents[:, j], 0))).otherwise(pl.lit(None))).to_series()
+            cols[f"a{j}"] = pl.select(
+                pl.when(pl.Series(agents[:, j] >= 0))
+                .then(self.tid(np.maximum(agents[:, j], 0)))
+                .otherwise(pl.lit(None))
+            ).to_series()
         cols["b"] = self.tid(benef)
         hops = pl.DataFrame(cols).select(pl.concat_list(pl.all()).list.drop_nulls()).to_series()
         return hops, np.concatenate(inst), np.concatenate(rids), ok
@@ -722,14 +848,23 @@ class BatchGen:
         w = self.w
         addrs, tids = [], []
         for h, x in zip(holder, u, strict=True):
-            ws = w.wallets_of.get(int(h)) or w.wallets_of.get(int(w.parties[int(h)].true_idx)) or [0]
+            ws = (
+                w.wallets_of.get(int(h)) or w.wallets_of.get(int(w.parties[int(h)].true_idx)) or [0]
+            )
             k = ws[int(x * len(ws)) % len(ws)]
             addrs.append(w.wallets[k][0])
             tids.append(f"wal-k{k:06d}")
         return pl.Series(addrs, dtype=pl.String), pl.Series(tids, dtype=pl.String)
 
-    def usdt(self, src_addr: pl.Series, src_tid: pl.Series, dst_addr: pl.Series,
-             dst_tid: pl.Series, amount: FloatArray, days: IntArray) -> IntArray:
+    def usdt(
+        self,
+        src_addr: pl.Series,
+        src_tid: pl.Series,
+        dst_addr: pl.Series,
+        dst_tid: pl.Series,
+        amount: FloatArray,
+        days: IntArray,
+    ) -> IntArray:
         n = len(amount)
         if n == 0:
             return np.zeros(0, dtype=np.int64)
@@ -749,16 +884,29 @@ class BatchGen:
         }
         self.cal.counts["usdt_transfers"] += n
         return self.out.emit(
-            "usdt_transfers.parquet", cols,
-            {"transfer": pl.select(pl.concat_str([pl.lit("tx-"), hashes.str.slice(0, 16)])).to_series(),
-             "source_wallet": src_tid, "target_wallet": dst_tid},
+            "usdt_transfers.parquet",
+            cols,
+            {
+                "transfer": pl.select(
+                    pl.concat_str([pl.lit("tx-"), hashes.str.slice(0, 16)])
+                ).to_series(),
+                "source_wallet": src_tid,
+                "target_wallet": dst_tid,
+            },
             days,
         )
 
-    def _via_usdt(self, payer: IntArray, benef: IntArray, v: FloatArray, fee: FloatArray,
-                  days: IntArray, U: FloatArray) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
+    def _via_usdt(
+        self,
+        payer: IntArray,
+        benef: IntArray,
+        v: FloatArray,
+        fee: FloatArray,
+        days: IntArray,
+        U: FloatArray,
+    ) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
         w, s = self.w, self.s
-        n = len(payer)
+        len(payer)
         desks = w.role("otc_desk")
         ru_side = np.asarray([i for i in desks if not w.parties[int(i)].extra.get("cn_side")])
         cn_side = np.asarray([i for i in desks if w.parties[int(i)].extra.get("cn_side")])
@@ -770,8 +918,16 @@ class BatchGen:
         rids: list[IntArray] = []
         usd = v / self.cny_usd
         # 1. RUB to the Russian-side desk
-        rids.append(self.bank(payer[ok], d_ru[ok], v[ok] * (1 + fee[ok]) * self.rate_cny, "RUB",
-                              days[ok], purpose="Оплата по договору купли-продажи"))
+        rids.append(
+            self.bank(
+                payer[ok],
+                d_ru[ok],
+                v[ok] * (1 + fee[ok]) * self.rate_cny,
+                "RUB",
+                days[ok],
+                purpose="Оплата по договору купли-продажи",
+            )
+        )
         inst.append(idx)
         # 2. the rail: desk wallet -> peel chain or fan-out/fan-in -> CN-side desk wallet
         lo, hi = s.range("usdt_peel_hops")
@@ -799,9 +955,14 @@ class BatchGen:
         # edges: into level 0 from the source; level k-1 -> level k (same lane); last -> dest
         first = level == 0
         src_idx = np.nonzero(first)[0]
-        r0 = self.usdt(src_a.gather(pl.Series(inst_r[src_idx])), src_t.gather(pl.Series(inst_r[src_idx])),
-                       waddr.gather(pl.Series(src_idx)), wtid.gather(pl.Series(src_idx)),
-                       amount[src_idx], day_r[src_idx])
+        r0 = self.usdt(
+            src_a.gather(pl.Series(inst_r[src_idx])),
+            src_t.gather(pl.Series(inst_r[src_idx])),
+            waddr.gather(pl.Series(src_idx)),
+            wtid.gather(pl.Series(src_idx)),
+            amount[src_idx],
+            day_r[src_idx],
+        )
         inst.append(idx[inst_r[src_idx]])
         rids.append(r0)
         mid = np.nonzero(~first)[0]
@@ -809,26 +970,43 @@ class BatchGen:
         if len(mid):
             prev = mid - w_of[mid]
             peel = 0.01 + 0.04 * self.rng.random(len(mid))
-            r1 = self.usdt(waddr.gather(pl.Series(prev)), wtid.gather(pl.Series(prev)),
-                           waddr.gather(pl.Series(mid)), wtid.gather(pl.Series(mid)),
-                           amount[mid] * (1 - peel), day_r[mid] + level[mid])
+            r1 = self.usdt(
+                waddr.gather(pl.Series(prev)),
+                wtid.gather(pl.Series(prev)),
+                waddr.gather(pl.Series(mid)),
+                wtid.gather(pl.Series(mid)),
+                amount[mid] * (1 - peel),
+                day_r[mid] + level[mid],
+            )
             inst.append(idx[inst_r[mid]])
             rids.append(r1)
             # the peeled-off amounts go to fresh side wallets of the same holder
             sid, saddr = self._new_wallets(np.repeat(d_ru[ok], per)[mid], "peel")
-            r2 = self.usdt(waddr.gather(pl.Series(prev)), wtid.gather(pl.Series(prev)), saddr,
-                           n_str(sid, 10, "wal-"), amount[mid] * peel, day_r[mid] + level[mid])
+            r2 = self.usdt(
+                waddr.gather(pl.Series(prev)),
+                wtid.gather(pl.Series(prev)),
+                saddr,
+                n_str(sid, 10, "wal-"),
+                amount[mid] * peel,
+                day_r[mid] + level[mid],
+            )
             inst.append(idx[inst_r[mid]])
             rids.append(r2)
         last = np.nonzero(level == np.repeat(hop_n, per) - 1)[0]
-        r3 = self.usdt(waddr.gather(pl.Series(last)), wtid.gather(pl.Series(last)),
-                       dst_a.gather(pl.Series(inst_r[last])), dst_t.gather(pl.Series(inst_r[last])),
-                       amount[last] * 0.97, day_r[last] + level[last] + 1)
+        r3 = self.usdt(
+            waddr.gather(pl.Series(last)),
+            wtid.gather(pl.Series(last)),
+            dst_a.gather(pl.Series(inst_r[last])),
+            dst_t.gather(pl.Series(inst_r[last])),
+            amount[last] * 0.97,
+            day_r[last] + level[last] + 1,
+        )
         inst.append(idx[inst_r[last]])
         rids.append(r3)
         # 3. the CN-side desk pays the beneficiary in yuan
-        r4 = self.bank(d_cn[ok], benef[ok], v[ok], "CNY", days[ok] + hop_n + 3,
-                       purpose="Payment for goods")
+        r4 = self.bank(
+            d_cn[ok], benef[ok], v[ok], "CNY", days[ok] + hop_n + 3, purpose="Payment for goods"
+        )
         inst.append(idx)
         rids.append(r4)
         # stablecoin rail scheme
@@ -842,26 +1020,63 @@ class BatchGen:
             [self.tid(payer[ok]), self.tid(d_ru[ok]), self.tid(d_cn[ok]), self.tid(benef[ok])],
             [(rids[0], "payment"), (r4, "payment")],
             evidence_lists=(local, rail_rids, "transfer"),
-            label=pl.Series(np.where(fan, "fan_out_fan_in", "peel_chain").tolist(), dtype=pl.String),
+            label=pl.Series(
+                np.where(fan, "fan_out_fan_in", "peel_chain").tolist(), dtype=pl.String
+            ),
         )
-        hops = pl.DataFrame({"p": self.tid(payer), "a": self.tid(d_ru), "c": self.tid(d_cn),
-                             "b": self.tid(benef)}).select(pl.concat_list(pl.all())).to_series()
+        hops = (
+            pl.DataFrame(
+                {
+                    "p": self.tid(payer),
+                    "a": self.tid(d_ru),
+                    "c": self.tid(d_cn),
+                    "b": self.tid(benef),
+                }
+            )
+            .select(pl.concat_list(pl.all()))
+            .to_series()
+        )
         return hops, np.concatenate(inst), np.concatenate(rids), ok
 
-    def _via_netting(self, payer: IntArray, benef: IntArray, v: FloatArray, fee: FloatArray,
-                     days: IntArray, U: FloatArray) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
+    def _via_netting(
+        self,
+        payer: IntArray,
+        benef: IntArray,
+        v: FloatArray,
+        fee: FloatArray,
+        days: IntArray,
+        U: FloatArray,
+    ) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
         w, s = self.w, self.s
-        n = len(payer)
+        len(payer)
         brokers = self.pick(w.role("netting_broker"), U[:, 7])
-        ru_ag = np.asarray([w.parties[int(b)].extra["agents"][0][int(u * 3) % 3] for b, u in zip(brokers, U[:, 8], strict=True)], dtype=np.int64)
-        cn_ag = np.asarray([w.parties[int(b)].extra["agents"][1][int(u * 3) % 3] for b, u in zip(brokers, U[:, 9], strict=True)], dtype=np.int64)
+        ru_ag = np.asarray(
+            [
+                w.parties[int(b)].extra["agents"][0][int(u * 3) % 3]
+                for b, u in zip(brokers, U[:, 8], strict=True)
+            ],
+            dtype=np.int64,
+        )
+        cn_ag = np.asarray(
+            [
+                w.parties[int(b)].extra["agents"][1][int(u * 3) % 3]
+                for b, u in zip(brokers, U[:, 9], strict=True)
+            ],
+            dtype=np.int64,
+        )
         ru_ag, b1 = self.resolve(ru_ag, days)
         cn_ag, b2 = self.resolve(cn_ag, days)
         ok = ~(b1 | b2)
         idx = np.nonzero(ok)[0]
         rub = v * (1 + fee) * self.rate_cny
-        r_ru = self.bank(payer[ok], ru_ag[ok], rub[ok], "RUB", days[ok],
-                         purpose="Оплата по договору оказания услуг")
+        r_ru = self.bank(
+            payer[ok],
+            ru_ag[ok],
+            rub[ok],
+            "RUB",
+            days[ok],
+            purpose="Оплата по договору оказания услуг",
+        )
         dd = days + (U[:, 10] * 5).astype(np.int64) - 2
         r_cn = self.bank(cn_ag[ok], benef[ok], v[ok], "CNY", dd[ok], purpose="货款")
         # the broker's ledger (partly seized)
@@ -893,14 +1108,29 @@ class BatchGen:
         local_led = np.searchsorted(idx, idx[li]) if len(li) else np.zeros(0, np.int64)
         self.out.scheme(
             "netting",
-            [self.tid(payer[ok]), self.tid(ru_ag[ok]), self.tid(brokers[ok]), self.tid(cn_ag[ok]),
-             self.tid(benef[ok])],
+            [
+                self.tid(payer[ok]),
+                self.tid(ru_ag[ok]),
+                self.tid(brokers[ok]),
+                self.tid(cn_ag[ok]),
+                self.tid(benef[ok]),
+            ],
             [(r_ru, "payment"), (r_cn, "payment")],
             evidence_lists=(local_led, r_led, "netting"),
         )
-        hops = pl.DataFrame({"p": self.tid(payer), "a": self.tid(ru_ag), "k": self.tid(brokers),
-                             "c": self.tid(cn_ag), "b": self.tid(benef)}).select(
-            pl.concat_list(pl.all())).to_series()
+        hops = (
+            pl.DataFrame(
+                {
+                    "p": self.tid(payer),
+                    "a": self.tid(ru_ag),
+                    "k": self.tid(brokers),
+                    "c": self.tid(cn_ag),
+                    "b": self.tid(benef),
+                }
+            )
+            .select(pl.concat_list(pl.all()))
+            .to_series()
+        )
         inst = np.concatenate([idx, idx])
         return hops, inst, np.concatenate([r_ru, r_cn]), ok
 
@@ -934,21 +1164,37 @@ class BatchGen:
             "beneficiary_account": pl.select(pl.concat_str([pl.lit("app-"), self.tid(benef).str.slice(4)])).to_series(),
         }, days)  # fmt: skip
 
-    def _via_app(self, payer: IntArray, benef: IntArray, v: FloatArray, fee: FloatArray,
-                 days: IntArray, U: FloatArray) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
+    def _via_app(
+        self,
+        payer: IntArray,
+        benef: IntArray,
+        v: FloatArray,
+        fee: FloatArray,
+        days: IntArray,
+        U: FloatArray,
+    ) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
         w = self.w
         agent, blk = self.resolve(self.pick(w.role("app_agent"), U[:, 7]), days)
         ok = ~blk
         idx = np.nonzero(ok)[0]
-        r0 = self.bank(payer[ok], agent[ok], v[ok] * (1 + fee[ok]) * self.rate_cny, "RUB", days[ok],
-                       purpose="Перевод по договору")
+        r0 = self.bank(
+            payer[ok],
+            agent[ok],
+            v[ok] * (1 + fee[ok]) * self.rate_cny,
+            "RUB",
+            days[ok],
+            purpose="Перевод по договору",
+        )
         pieces = np.maximum(1, np.ceil(v[ok] / 45_000).astype(np.int64))
         rep = np.repeat(np.arange(len(idx)), pieces)
         amt = np.repeat(v[ok] / pieces, pieces)
         dd = np.repeat(days[ok], pieces) + 1 + (self.rng.random(len(rep)) * 4).astype(np.int64)
         r1 = self.app(np.repeat(agent[ok], pieces), np.repeat(benef[ok], pieces), amt, dd)
-        hops = pl.DataFrame({"p": self.tid(payer), "a": self.tid(agent), "b": self.tid(benef)}).select(
-            pl.concat_list(pl.all())).to_series()
+        hops = (
+            pl.DataFrame({"p": self.tid(payer), "a": self.tid(agent), "b": self.tid(benef)})
+            .select(pl.concat_list(pl.all()))
+            .to_series()
+        )
         return hops, np.concatenate([idx, idx[rep]]), np.concatenate([r0, r1]), ok
 
     def cash(self, buyer: IntArray, branch: IntArray, cny: FloatArray, days: IntArray) -> IntArray:
@@ -958,7 +1204,25 @@ class BatchGen:
         w = self.w
         rg = np.arange(self.out.rid, self.out.rid + n, dtype=np.int64)
         rate = self.rate_cny * (1 + 0.04 * np.sin(days / 60.0)) * 1.03
-        doc = pl.select(pl.concat_str([pl.lit("паспорт "), n_str((w.cols["true_id"].gather(pl.Series(buyer)).str.slice(4).cast(pl.Int64).to_numpy() * 7919 % 10**10), 10)])).to_series()
+        doc = pl.select(
+            pl.concat_str(
+                [
+                    pl.lit("паспорт "),
+                    n_str(
+                        (
+                            w.cols["true_id"]
+                            .gather(pl.Series(buyer))
+                            .str.slice(4)
+                            .cast(pl.Int64)
+                            .to_numpy()
+                            * 7919
+                            % 10**10
+                        ),
+                        10,
+                    ),
+                ]
+            )
+        ).to_series()
         self.cal.branches.update(w.col("reg_no", branch).unique().to_list())
         self.cal.counts["cash_sales"] += n
         return self.out.emit("cash_yuan_sales.csv", {
@@ -976,7 +1240,9 @@ class BatchGen:
         }, {"sale": n_str(rg, 10, "tx-"), "buyer": self.tid(buyer), "branch": self.tid(branch)},
             days)  # fmt: skip
 
-    def _branches_for(self, who: IntArray, u: FloatArray, days: IntArray) -> tuple[IntArray, BoolArray]:
+    def _branches_for(
+        self, who: IntArray, u: FloatArray, days: IntArray
+    ) -> tuple[IntArray, BoolArray]:
         w = self.w
         branches = w.role("branch")
         regions = np.asarray([w.parties[int(b)].region for b in branches], dtype=object)
@@ -990,8 +1256,15 @@ class BatchGen:
             out[m] = self.pick(pool, u[m])
         return self.resolve(out, days)
 
-    def _via_cash_yuan(self, payer: IntArray, benef: IntArray, v: FloatArray, fee: FloatArray,
-                       days: IntArray, U: FloatArray) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
+    def _via_cash_yuan(
+        self,
+        payer: IntArray,
+        benef: IntArray,
+        v: FloatArray,
+        fee: FloatArray,
+        days: IntArray,
+        U: FloatArray,
+    ) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
         w, s = self.w, self.s
         thr = s.num("cash_reporting_threshold_rub")
         lo, hi = s.range("structuring_pieces")
@@ -1010,13 +1283,22 @@ class BatchGen:
         inst = rep[piece_ok]
         idx_all = np.nonzero(ok)[0]
         local = np.searchsorted(idx_all, inst)
-        members_p = pl.DataFrame({"p": self.tid(proxies[piece_ok]), "i": pl.Series(local)}).group_by(
-            "i", maintain_order=True).agg(pl.col("p").unique(maintain_order=True)).sort("i")
+        members_p = (
+            pl.DataFrame({"p": self.tid(proxies[piece_ok]), "i": pl.Series(local)})
+            .group_by("i", maintain_order=True)
+            .agg(pl.col("p").unique(maintain_order=True))
+            .sort("i")
+        )
         lst = members_p["p"]
-        mem = [self.tid(payer[ok]), self.tid(benef[ok])] + [lst.list.get(k, null_on_oob=True) for k in range(6)]
+        mem = [self.tid(payer[ok]), self.tid(benef[ok])] + [
+            lst.list.get(k, null_on_oob=True) for k in range(6)
+        ]
         self.out.scheme("cash_structuring", mem, evidence_lists=(local, r, "sale"))
-        hops = pl.DataFrame({"p": self.tid(payer), "b": self.tid(benef)}).select(
-            pl.concat_list(pl.all())).to_series()
+        hops = (
+            pl.DataFrame({"p": self.tid(payer), "b": self.tid(benef)})
+            .select(pl.concat_list(pl.all()))
+            .to_series()
+        )
         return hops, inst, r, ok
 
     # ------------------------------------------------------------------ SME needs and noise
@@ -1027,8 +1309,14 @@ class BatchGen:
         U = self.rng.random((n, 20))
         days = d0 + (U[:, 0] * (d1 - d0)).astype(np.int64)
         payer = self.pick(w.role("sme"), U[:, 1])
-        pool = np.concatenate([w.role("cn_trader"), np.asarray(
-            [i for i in w.role("manufacturer") if w.parties[int(i)].sector == "consumer"])])
+        pool = np.concatenate(
+            [
+                w.role("cn_trader"),
+                np.asarray(
+                    [i for i in w.role("manufacturer") if w.parties[int(i)].sector == "consumer"]
+                ),
+            ]
+        )
         pool = pool[[w.parties[int(i)].country == "cn" for i in pool]]
         benef = self.pick(pool, U[:, 2])
         value = 150_000.0 * np.exp(1.1 * (U[:, 3] - 0.5) * 3)
@@ -1040,14 +1328,23 @@ class BatchGen:
         w = self.w
         U = self.rng.random((n, 5))
         days = d0 + (U[:, 0] * (d1 - d0)).astype(np.int64)
-        ru = np.concatenate([w.role("ru_company"), w.role("importer"), w.role("legit_importer"),
-                             w.role("sme"), w.role("end_user")])
+        ru = np.concatenate(
+            [
+                w.role("ru_company"),
+                w.role("importer"),
+                w.role("legit_importer"),
+                w.role("sme"),
+                w.role("end_user"),
+            ]
+        )
         cn = np.concatenate([w.role("cn_company"), w.role("manufacturer")])
         cn = cn[[w.parties[int(i)].country == "cn" for i in cn]]
         is_cn = U[:, 1] < 0.3
         a = np.where(is_cn, self.pick(cn, U[:, 2]), self.pick(ru, U[:, 2]))
         b = np.where(is_cn, self.pick(cn, U[:, 3]), self.pick(ru, U[:, 3]))
-        b = np.where(a == b, np.where(is_cn, self.pick(cn, 1 - U[:, 3]), self.pick(ru, 1 - U[:, 3])), b)
+        b = np.where(
+            a == b, np.where(is_cn, self.pick(cn, 1 - U[:, 3]), self.pick(ru, 1 - U[:, 3])), b
+        )
         amount = 300_000.0 * np.exp(1.2 * (U[:, 4] - 0.5) * 3)
         cur = pl.Series(np.where(is_cn, "CNY", "RUB").tolist(), dtype=pl.String)
         self.bank(a, b, amount, cur, days, purpose="Оплата по договору")
@@ -1071,10 +1368,20 @@ class BatchGen:
         ex_tid = pl.Series([f"wal-k{k:06d}" for k in ex], dtype=pl.String)
         ek = pl.Series((U[:, 4] * len(ex)).astype(np.int64))
         # exchange closures apply to deposits and withdrawals after the policy date
-        src_a = pl.select(pl.when(pl.Series(from_ex)).then(ex_addr.gather(ek)).otherwise(addr.gather(pl.Series(a)))).to_series()
-        src_t = pl.select(pl.when(pl.Series(from_ex)).then(ex_tid.gather(ek)).otherwise(tids.gather(pl.Series(a)))).to_series()
-        dst_a = pl.select(pl.when(pl.Series(to_ex)).then(ex_addr.gather(ek)).otherwise(addr.gather(pl.Series(b)))).to_series()
-        dst_t = pl.select(pl.when(pl.Series(to_ex)).then(ex_tid.gather(ek)).otherwise(tids.gather(pl.Series(b)))).to_series()
+        src_a = pl.select(
+            pl.when(pl.Series(from_ex))
+            .then(ex_addr.gather(ek))
+            .otherwise(addr.gather(pl.Series(a)))
+        ).to_series()
+        src_t = pl.select(
+            pl.when(pl.Series(from_ex)).then(ex_tid.gather(ek)).otherwise(tids.gather(pl.Series(a)))
+        ).to_series()
+        dst_a = pl.select(
+            pl.when(pl.Series(to_ex)).then(ex_addr.gather(ek)).otherwise(addr.gather(pl.Series(b)))
+        ).to_series()
+        dst_t = pl.select(
+            pl.when(pl.Series(to_ex)).then(ex_tid.gather(ek)).otherwise(tids.gather(pl.Series(b)))
+        ).to_series()
         amount = 300.0 * np.exp(1.5 * (self.rng.random(n) - 0.5) * 4)
         self.usdt(src_a, src_t, dst_a, dst_t, amount, days)
 
@@ -1099,6 +1406,8 @@ class BatchGen:
         buyer = self.pick(w.role("individual"), U[:, 1])
         branch, blk = self._branches_for(buyer, U[:, 2], days)
         big = U[:, 3] < 0.03  # occasional large single purchases: hard negatives
-        cny = np.where(big, 30_000 + 15_000 * self.rng.random(n), 300 + 8_000 * self.rng.random(n) ** 2)
+        cny = np.where(
+            big, 30_000 + 15_000 * self.rng.random(n), 300 + 8_000 * self.rng.random(n) ** 2
+        )
         keep = ~blk
         self.cash(buyer[keep], branch[keep], cny[keep], days[keep])

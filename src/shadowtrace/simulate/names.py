@@ -28,7 +28,13 @@ _RU_LEGAL_LATIN = {
     "ГУП": ["GUP", "SUE", "State Unitary Enterprise", "GUP"],
 }
 _CN_LEGAL_EN = ["Co., Ltd.", "Co. Ltd", "Company Limited", "Co., Ltd", "CO.,LTD", "Limited"]
-_KOREAN_SOUTH = {"chol": "cheol", "song": "seong", "yong": "yeong", "myong": "myeong", "hyok": "hyeok"}
+_KOREAN_SOUTH = {
+    "chol": "cheol",
+    "song": "seong",
+    "yong": "yeong",
+    "myong": "myeong",
+    "hyok": "hyeok",
+}
 
 
 @dataclass

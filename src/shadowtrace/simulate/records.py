@@ -25,7 +25,9 @@ _MIX = 982451653  # a prime, coprime to 10: multiplying permutes the residues mo
 
 def days_to_date(days: IntArray) -> pl.Series:
     """ISO dates (YYYY-MM-DD) for generator days."""
-    return pl.Series((np.asarray(days) + _UNIX_OFFSET).astype(np.int32)).cast(pl.Date).cast(pl.String)
+    return (
+        pl.Series((np.asarray(days) + _UNIX_OFFSET).astype(np.int32)).cast(pl.Date).cast(pl.String)
+    )
 
 
 def seconds_to_ts(days: IntArray, seconds: IntArray) -> pl.Series:
@@ -143,7 +145,10 @@ class Out:
         self.scheme_n += n
         frame = pl.DataFrame({f"m{i}": m.cast(pl.String) for i, m in enumerate(members)})
         mem = frame.select(
-            pl.concat_list(pl.all()).list.drop_nulls().list.unique(maintain_order=True).alias("members")
+            pl.concat_list(pl.all())
+            .list.drop_nulls()
+            .list.unique(maintain_order=True)
+            .alias("members")
         ).to_series()
         data = {"scheme_id": ids, "typology": pl.Series([typology] * n), "members": mem}
         data["label"] = label if label is not None else pl.Series([""] * n)
@@ -153,16 +158,22 @@ class Out:
             keep = rids >= 0
             ev.append(
                 pl.DataFrame(
-                    {"scheme_id": ids.filter(pl.Series(keep)), "_rid": pl.Series(rids[keep]),
-                     "origin": pl.Series([origin] * int(keep.sum()), dtype=pl.String)}
+                    {
+                        "scheme_id": ids.filter(pl.Series(keep)),
+                        "_rid": pl.Series(rids[keep]),
+                        "origin": pl.Series([origin] * int(keep.sum()), dtype=pl.String),
+                    }
                 )
             )
         if evidence_lists is not None:
             inst, rids, origin = evidence_lists
             ev.append(
                 pl.DataFrame(
-                    {"scheme_id": ids.gather(pl.Series(inst)), "_rid": pl.Series(rids),
-                     "origin": pl.Series([origin] * len(rids), dtype=pl.String)}
+                    {
+                        "scheme_id": ids.gather(pl.Series(inst)),
+                        "_rid": pl.Series(rids),
+                        "origin": pl.Series([origin] * len(rids), dtype=pl.String),
+                    }
                 )
             )
         if ev:

@@ -223,8 +223,10 @@ def _as_date(value: Any) -> dt.date:
 @cache
 def seed_figures() -> dict[str, dict[str, Any]]:
     """The seed figures shipped with the package, flattened to ``section.key``."""
-    text = resources.files("shadowtrace.simulate").joinpath("data/seed_figures.yml").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("shadowtrace.simulate")
+        .joinpath("data/seed_figures.yml")
+        .read_text(encoding="utf-8")
     )
     data = yaml.safe_load(text)
     flat: dict[str, dict[str, Any]] = {}

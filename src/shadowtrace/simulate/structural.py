@@ -34,7 +34,11 @@ def _iso(d: dt.date | None) -> str | None:
 def registries(w: World, out: Out) -> None:
     """One row per registered company, as of the end of the period."""
     end = w.scenario.date("period_end")
-    for reg, file in (("ru", "registry_ru.csv"), ("cn", "registry_cn.csv"), ("intl", "registry_intl.csv")):
+    for reg, file in (
+        ("ru", "registry_ru.csv"),
+        ("cn", "registry_cn.csv"),
+        ("intl", "registry_intl.csv"),
+    ):
         rows: dict[str, list[str | None]] = {}
         truth: dict[str, list[str | None]] = {
             "company": [], "director": [], "directorship": [], "founder": [], "ownership": [],
@@ -58,7 +62,9 @@ def registries(w: World, out: Out) -> None:
             truth["company"].append(ptid)
             truth["director"].append(dtid)
             truth["directorship"].append(f"dir:{ptid}:{dtid}" if dtid else None)
-            owner_key = owner.inn or owner.uscc or owner.reg_no or owner.names.canonical if owner else None
+            owner_key = (
+                owner.inn or owner.uscc or owner.reg_no or owner.names.canonical if owner else None
+            )
             truth["founder"].append(otid if owner_key else None)
             truth["ownership"].append(f"own:{otid}:{ptid}" if owner_key else None)
             days.append(day(p.incorporated or end))
@@ -109,13 +115,20 @@ def registries(w: World, out: Out) -> None:
                 add("director_nationality", director.country if director else None)
                 add("shareholder_name", owner.names.latin[0] if owner else None)
                 add("shareholder_id", owner_key)
-                add("shareholder_type", ("person" if owner.kind == "person" else "company") if owner else None)
+                add(
+                    "shareholder_type",
+                    ("person" if owner.kind == "person" else "company") if owner else None,
+                )
                 add("shareholder_country", owner.country if owner else None)
         if reg == "cn":
             # the Chinese registry keys its legal representative by name within the company
-            truth["directorship"] = [t for t in truth["directorship"]]
-        out.emit(file, {k: _s(v) for k, v in rows.items()}, {k: _s(v) for k, v in truth.items()},
-                 np.asarray(days, dtype=np.int64))
+            truth["directorship"] = list(truth["directorship"])
+        out.emit(
+            file,
+            {k: _s(v) for k, v in rows.items()},
+            {k: _s(v) for k, v in truth.items()},
+            np.asarray(days, dtype=np.int64),
+        )
 
     # front-company and sanctions-proximity schemes, evidenced by registry rows
     fronts = [p for p in w.parties if p.role == "front" and not p.rename_slot]
@@ -129,16 +142,35 @@ def registries(w: World, out: Out) -> None:
         cols = []
         for j in range(width):
             cols.append(_s([w.true_id(m[j]) if j < len(m) else None for m in members]))
-        directors = _s([w.true_id(w.parties[m[0]].director) if w.parties[m[0]].director >= 0 else None
-                        for m in members])
+        directors = _s(
+            [
+                w.true_id(w.parties[m[0]].director) if w.parties[m[0]].director >= 0 else None
+                for m in members
+            ]
+        )
         out.scheme("front_company", [*cols, directors], label=_s(["mass_address"] * len(members)))
-    prox = [p for p in w.parties if "successor_of" in p.extra or "renamed_on" in p.extra and not p.rename_slot]
+    prox = [
+        p
+        for p in w.parties
+        if "successor_of" in p.extra or ("renamed_on" in p.extra and not p.rename_slot)
+    ]
     if prox:
         a = _s([w.true_id(p.idx) for p in prox])
-        b = _s([w.true_id(p.extra["successor_of"]) if "successor_of" in p.extra else None for p in prox])
+        b = _s(
+            [
+                w.true_id(p.extra["successor_of"]) if "successor_of" in p.extra else None
+                for p in prox
+            ]
+        )
         c = _s([w.true_id(p.director) if p.director >= 0 else None for p in prox])
-        label = _s(["reregistered_after_listing" if "successor_of" in p.extra else "renamed_after_listing"
-                    for p in prox])
+        label = _s(
+            [
+                "reregistered_after_listing"
+                if "successor_of" in p.extra
+                else "renamed_after_listing"
+                for p in prox
+            ]
+        )
         out.scheme("sanctions_proximity", [a, b, c], label=label)
 
 
@@ -146,8 +178,14 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
     """Base stations and quarry and mining machinery in the occupied territories."""
     s = w.scenario
     n_cn = s.int_("base_stations_cn_equipment")
-    n_other = round(n_cn * s.num("base_station_non_cn_share") / (1 - s.num("base_station_non_cn_share")))
-    operators = [p.idx for p in w.parties if p.role == "end_user" and p.sector == "telecom" and not p.rename_slot]
+    n_other = round(
+        n_cn * s.num("base_station_non_cn_share") / (1 - s.num("base_station_non_cn_share"))
+    )
+    operators = [
+        p.idx
+        for p in w.parties
+        if p.role == "end_user" and p.sector == "telecom" and not p.rename_slot
+    ]
     vendors = [p.idx for p in w.parties if p.role == "manufacturer" and p.sector == "telecom"]
     others = list(w.role("manufacturer_other"))
     importers = list(w.role("importer"))
@@ -158,13 +196,25 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
     is_cn = np.arange(n) < n_cn
     # an operator buys most of its equipment from one vendor
     pref = {o: vendors[k % len(vendors)] for k, o in enumerate(operators)}
-    vendor = np.asarray([pref[int(o)] if rng.random() < 0.8 else vendors[int(rng.integers(0, len(vendors)))]
-                         for o in op])
+    vendor = np.asarray(
+        [
+            pref[int(o)] if rng.random() < 0.8 else vendors[int(rng.integers(0, len(vendors)))]
+            for o in op
+        ]
+    )
     vendor = np.where(is_cn, vendor, np.asarray(others)[rng.integers(0, len(others), n)])
     supplier = np.asarray([importers[(int(o) * 7) % len(importers)] for o in op])
-    parts = np.asarray([fronts[(int(o) * 3 + int(v)) % len(fronts)] if rng.random() < 0.6 else
-                        importers[(int(o) * 7 + 1) % len(importers)] for o, v in zip(op, vendor, strict=True)])
-    region_key = np.asarray([w.parties[int(o)].extra.get("region_key", "donetsk") for o in op], dtype=object)
+    parts = np.asarray(
+        [
+            fronts[(int(o) * 3 + int(v)) % len(fronts)]
+            if rng.random() < 0.6
+            else importers[(int(o) * 7 + 1) % len(importers)]
+            for o, v in zip(op, vendor, strict=True)
+        ]
+    )
+    region_key = np.asarray(
+        [w.parties[int(o)].extra.get("region_key", "donetsk") for o in op], dtype=object
+    )
     lat = np.zeros(n)
     lon = np.zeros(n)
     settlement = []
@@ -174,10 +224,15 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
         lon[i] = b["bbox"][1] + rng.random() * (b["bbox"][3] - b["bbox"][1])
         settlement.append(b["cities"][int(rng.integers(0, len(b["cities"])))])
     start = dt.date(2015, 1, 1)
-    comm_days = np.where(is_cn, day(dt.date(2022, 6, 1)) + rng.integers(0, 1100, n),
-                         day(start) + rng.integers(0, 2400, n))
-    models = {v: f"{w.parties[v].names.latin[0].split()[1][:3].upper()}-BTS{3000 + 100 * (k % 9)}"
-              for k, v in enumerate(set(vendor.tolist()))}
+    comm_days = np.where(
+        is_cn,
+        day(dt.date(2022, 6, 1)) + rng.integers(0, 1100, n),
+        day(start) + rng.integers(0, 2400, n),
+    )
+    models = {
+        v: f"{w.parties[v].names.latin[0].split()[1][:3].upper()}-BTS{3000 + 100 * (k % 9)}"
+        for k, v in enumerate(set(vendor.tolist()))
+    }
     asset_rid0 = out.rid
     ids_ = n_str(np.arange(n) + 1, 6, "BS-")
     cols = {
@@ -202,15 +257,27 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
         "output_capacity": None,
         "output_unit": None,
     }
-    truth = {"equipment": n_str(np.arange(n) + 1, 6, "eq-bs-"), "manufacturer": w.tid(vendor),
-             "supplier": w.tid(supplier), "parts_supplier": w.tid(parts), "operator": w.tid(op)}
+    truth = {
+        "equipment": n_str(np.arange(n) + 1, 6, "eq-bs-"),
+        "manufacturer": w.tid(vendor),
+        "supplier": w.tid(supplier),
+        "parts_supplier": w.tid(parts),
+        "operator": w.tid(op),
+    }
     bs_rids = out.emit("asset_inventory.csv", cols, truth, comm_days)
     cal.base_stations_cn += int(sum(1 for v in vendor if w.parties[int(v)].country == "cn"))
     # machinery at quarries, mines, metallurgy and energy sites
     m_n = s.int_("mining_equipment")
-    users = [p.idx for p in w.parties if p.role == "end_user" and p.sector in
-             ("quarrying", "coal_mining", "metallurgy", "energy") and not p.rename_slot]
-    mfrs = [p.idx for p in w.parties if p.role == "manufacturer" and p.sector in ("mining", "tools")]
+    users = [
+        p.idx
+        for p in w.parties
+        if p.role == "end_user"
+        and p.sector in ("quarrying", "coal_mining", "metallurgy", "energy")
+        and not p.rename_slot
+    ]
+    mfrs = [
+        p.idx for p in w.parties if p.role == "manufacturer" and p.sector in ("mining", "tools")
+    ]
     mining_lines = goods()["mining"] + goods()["tools"][:3]
     eu = np.asarray(users)[rng.integers(0, len(users), m_n)]
     mf = np.asarray(mfrs)[rng.integers(0, len(mfrs), m_n)]
@@ -227,8 +294,18 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
     hs = [str(mining_lines[i]["hs"]) for i in li]
     mdays = day(dt.date(2022, 9, 1)) + rng.integers(0, 1000, m_n)
     eu_regions = [w.parties[int(o)].extra.get("region_key", "donetsk") for o in eu]
-    mlat = np.asarray([bboxes[r]["bbox"][0] + rng.random() * (bboxes[r]["bbox"][2] - bboxes[r]["bbox"][0]) for r in eu_regions])
-    mlon = np.asarray([bboxes[r]["bbox"][1] + rng.random() * (bboxes[r]["bbox"][3] - bboxes[r]["bbox"][1]) for r in eu_regions])
+    mlat = np.asarray(
+        [
+            bboxes[r]["bbox"][0] + rng.random() * (bboxes[r]["bbox"][2] - bboxes[r]["bbox"][0])
+            for r in eu_regions
+        ]
+    )
+    mlon = np.asarray(
+        [
+            bboxes[r]["bbox"][1] + rng.random() * (bboxes[r]["bbox"][3] - bboxes[r]["bbox"][1])
+            for r in eu_regions
+        ]
+    )
     for k, o in enumerate(eu):
         site = w.parties[int(o)].extra.get("site")
         if site:
@@ -236,8 +313,12 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
     mcols = {
         "asset_id": n_str(np.arange(m_n) + 1, 5, "EQ-"),
         "category": _s([cats[h] for h in hs]),
-        "model": _s([f"{w.parties[int(v)].names.latin[0].split()[1][:2].upper()}{h[-3:]}-{int(x)}"
-                     for v, h, x in zip(mf, hs, rng.integers(1, 9, m_n), strict=True)]),
+        "model": _s(
+            [
+                f"{w.parties[int(v)].names.latin[0].split()[1][:2].upper()}{h[-3:]}-{int(x)}"
+                for v, h, x in zip(mf, hs, rng.integers(1, 9, m_n), strict=True)
+            ]
+        ),
         "serial_number": n_str(rng.integers(10**9, 10**10, m_n), 10, "SN"),
         "hs_code": _s(hs),
         "manufacturer_name": gen.names_for(mf, np.ones(m_n, dtype=bool)),
@@ -267,12 +348,18 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
     all_s = np.concatenate([supplier[is_cn], sup])
     all_r = np.concatenate([bs_rids[is_cn], m_rids])
     key = pl.DataFrame({"o": all_op, "v": all_v, "p": all_p, "s": all_s, "r": all_r})
-    groups = key.group_by(["o", "v", "p", "s"], maintain_order=True).agg(pl.col("r")).sort(["o", "v", "p", "s"])
+    groups = (
+        key.group_by(["o", "v", "p", "s"], maintain_order=True)
+        .agg(pl.col("r"))
+        .sort(["o", "v", "p", "s"])
+    )
     inst = np.repeat(np.arange(len(groups)), groups["r"].list.len().to_numpy())
     rids = groups["r"].explode().to_numpy().astype(np.int64)
-    out.scheme("infrastructure_dependency",
-               [w.tid(groups[c].to_numpy()) for c in ("o", "v", "s", "p")],
-               evidence_lists=(inst, rids, "equipment"))
+    out.scheme(
+        "infrastructure_dependency",
+        [w.tid(groups[c].to_numpy()) for c in ("o", "v", "s", "p")],
+        evidence_lists=(inst, rids, "equipment"),
+    )
     _ = asset_rid0
 
 
@@ -345,8 +432,16 @@ def bulk_trade(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal:
         value = t * np.asarray([float(lines[i]["unit_usd"]) for i in li])
         sender = gen.pick(exp, rng.random(k))
         receiver = gen.pick(imp, rng.random(k))
-        gen._declarations(sender, receiver, days, value, line, np.ones(k, dtype=bool),
-                          np.full(k, "ru", dtype=object), np.ones(k, dtype=bool))
+        gen._declarations(
+            sender,
+            receiver,
+            days,
+            value,
+            line,
+            np.ones(k, dtype=bool),
+            np.full(k, "ru", dtype=object),
+            np.ones(k, dtype=bool),
+        )
         for y in (2023, 2024, 2025):
             m = (days >= day(dt.date(y, 1, 1))) & (days <= day(dt.date(y, 12, 31)))
             h1 = m & (days <= day(dt.date(y, 6, 30)))
@@ -374,7 +469,9 @@ def labour(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: Cal
     official = sizes(s.int_("dprk_workers_official"))
     unofficial = sizes(s.int_("dprk_workers_unofficial") - s.int_("dprk_workers_official"))
     requested = sizes(s.int_("dprk_labour_contracts_requested"))
-    kind = np.concatenate([np.zeros(len(official)), np.ones(len(unofficial)), np.full(len(requested), 2)]).astype(np.int64)
+    kind = np.concatenate(
+        [np.zeros(len(official)), np.ones(len(unofficial)), np.full(len(requested), 2)]
+    ).astype(np.int64)
     workers = np.concatenate([official, unofficial, requested])
     n = len(workers)
     emp = gen.pick(employers, rng.random(n))
@@ -382,14 +479,19 @@ def labour(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: Cal
     front = gen.pick(fronts, rng.random(n))
     named_sup = np.where(kind == 1, front, true_sup)
     # workers on site stay through the period (contracts are renewed); requests are recent
-    start = np.where(kind == 2, day(dt.date(2025, 3, 1)) + rng.integers(0, 110, n),
-                     day(dt.date(2023, 1, 1)) + rng.integers(0, 180, n))
+    start = np.where(
+        kind == 2,
+        day(dt.date(2025, 3, 1)) + rng.integers(0, 110, n),
+        day(dt.date(2023, 1, 1)) + rng.integers(0, 180, n),
+    )
     end = np.where(kind == 2, start + 365 * rng.integers(1, 3, n), start + 365 * 3)
     wage = s.num("dprk_wage_usd_month")
     rub_usd = s.num("rub_per_usd")
     occupations = ["строитель", "разнорабочий", "швея", "рабочий лесозаготовки", "отделочник"]
     cn_front = np.asarray([w.parties[int(f)].country == "cn" for f in named_sup])
-    nationality = _s(["kp" if k != 1 else (None if c else "cn") for k, c in zip(kind, cn_front, strict=True)])
+    nationality = _s(
+        ["kp" if k != 1 else (None if c else "cn") for k, c in zip(kind, cn_front, strict=True)]
+    )
     rids = out.emit("labour_contracts.csv", {
         "contract_number": n_str(np.arange(n) + 1, 6, "ТД-"),
         "status": _s(["действует" if k < 2 else "запрошен" for k in kind]),
@@ -434,9 +536,13 @@ def labour(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: Cal
     })  # fmt: skip
     sel = np.nonzero(kind < 2)[0]
     pos = np.searchsorted(sel, ci)
-    out.scheme("dprk_labour", [w.tid(emp[sel]), w.tid(true_sup[sel]), w.tid(front[sel])],
-               [(rids[sel], "contract")], evidence_lists=(pos, pay, "payment"),
-               label=_s(["official" if k == 0 else "front" for k in kind[sel]]))
+    out.scheme(
+        "dprk_labour",
+        [w.tid(emp[sel]), w.tid(true_sup[sel]), w.tid(front[sel])],
+        [(rids[sel], "contract")],
+        evidence_lists=(pos, pay, "payment"),
+        label=_s(["official" if k == 0 else "front" for k in kind[sel]]),
+    )
 
 
 def sanctions_list(w: World, out: Out) -> list[bytes]:
@@ -465,17 +571,39 @@ def sanctions_list(w: World, out: Out) -> list[bytes]:
             props["registrationNumber"] = [p.reg_no]
         if p.address:
             props["address"] = [p.address]
-        lines.append(orjson.dumps({"id": eid, "schema": schema, "properties": props,
-                                   "datasets": ["sanctions"]}, option=orjson.OPT_SORT_KEYS))
+        lines.append(
+            orjson.dumps(
+                {"id": eid, "schema": schema, "properties": props, "datasets": ["sanctions"]},
+                option=orjson.OPT_SORT_KEYS,
+            )
+        )
         truth.append(w.true_id(p.idx))
         listed_iso = _iso(p.listed) or ""
-        sprops = {"entity": [eid], "authority": [p.authority], "program": [p.program],
-                  "startDate": [listed_iso], "listingDate": [listed_iso]}
-        lines.append(orjson.dumps({"id": f"{eid}-sanction", "schema": "Sanction", "properties": sprops,
-                                   "datasets": ["sanctions"]}, option=orjson.OPT_SORT_KEYS))
+        sprops = {
+            "entity": [eid],
+            "authority": [p.authority],
+            "program": [p.program],
+            "startDate": [listed_iso],
+            "listingDate": [listed_iso],
+        }
+        lines.append(
+            orjson.dumps(
+                {
+                    "id": f"{eid}-sanction",
+                    "schema": "Sanction",
+                    "properties": sprops,
+                    "datasets": ["sanctions"],
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
+        )
         truth.append(f"san:{w.true_id(p.idx)}")
         days.extend([day(p.listed) if p.listed else NEVER] * 2)
         _ = k
-    out.emit("sanctions.ftm.json", {"_line": _s([x.decode() for x in lines])},
-             {"ftm": _s(truth)}, np.arange(len(lines), dtype=np.int64))
+    out.emit(
+        "sanctions.ftm.json",
+        {"_line": _s([x.decode() for x in lines])},
+        {"ftm": _s(truth)},
+        np.arange(len(lines), dtype=np.int64),
+    )
     return lines

@@ -93,8 +93,5 @@ def pinyin(word: str, style: Literal["plain", "tone", "wade"] = "plain") -> str:
     syl = [s.replace("v", "ü") for s in _syllables(word, style)]
     if not syl:
         return word
-    if style == "wade":
-        text = "-".join(syl)
-    else:
-        text = "".join(syl)
+    text = "-".join(syl) if style == "wade" else "".join(syl)
     return text[0].upper() + text[1:]

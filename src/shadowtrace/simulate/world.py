@@ -333,12 +333,16 @@ class _Builder:
 
     def ru_address(self, region_key: str) -> tuple[str, str]:
         r = self.rng
-        regions = {x["key"]: x for x in [*self.pl["occupied"], *self.pl["russia"], *self.pl["far_east"]]}
+        regions = {
+            x["key"]: x for x in [*self.pl["occupied"], *self.pl["russia"], *self.pl["far_east"]]
+        }
         reg = regions[region_key]
         city = _pick(r, reg["cities"])
         street = _pick(r, self.nd["ru"]["streets"])
         postcode = f"{int(r.integers(100000, 699999))}"
-        addr = f"{postcode}, {reg['region_ru']}, г. {city}, ул. {street}, д. {int(r.integers(1, 120))}"
+        addr = (
+            f"{postcode}, {reg['region_ru']}, г. {city}, ул. {street}, д. {int(r.integers(1, 120))}"
+        )
         if r.random() < 0.6:
             addr += f", оф. {int(r.integers(1, 400))}"
         return addr, reg["region_ru"]
@@ -360,25 +364,44 @@ class _Builder:
         r = self.rng
         if country in ("ru", "ua-dpr", "ua-lpr", "ua", "ua-cri"):
             ns = names.ru_person(r)
-            region = {"ua-dpr": "donetsk", "ua-lpr": "luhansk", "ua-cri": "crimea"}.get(country, "moscow")
-            return self.w.add("person", role, country, ns, inn=ids.inn_person(r, ids.RU_REGION_CODES[region]),
-                              phone=self.phone(country))
+            region = {"ua-dpr": "donetsk", "ua-lpr": "luhansk", "ua-cri": "crimea"}.get(
+                country, "moscow"
+            )
+            return self.w.add(
+                "person",
+                role,
+                country,
+                ns,
+                inn=ids.inn_person(r, ids.RU_REGION_CODES[region]),
+                phone=self.phone(country),
+            )
         if country == "cn":
             return self.w.add("person", role, "cn", names.cn_person(r), phone=self.phone("cn"))
         if country == "kp":
             return self.w.add("person", role, "kp", names.kp_person(r))
-        return self.w.add("person", role, country, names.intl_person(country, r), phone=self.phone(country))
+        return self.w.add(
+            "person", role, country, names.intl_person(country, r), phone=self.phone(country)
+        )
 
     # -- companies
-    def ru_company(self, role: str, region: str, sector: str = "", recent: bool = False,
-                   country: str = "ru", legal: int | None = None) -> int:
+    def ru_company(
+        self,
+        role: str,
+        region: str,
+        sector: str = "",
+        recent: bool = False,
+        country: str = "ru",
+        legal: int | None = None,
+    ) -> int:
         r = self.rng
         forms = self.nd["ru"]["legal_forms"]
         if legal is None:
             weights = np.asarray([f["weight"] for f in forms])
             legal = int(r.choice(len(forms), p=weights / weights.sum()))
         form = forms[legal]
-        ns = self.unique(lambda: names.ru_company(names.ru_company_core(r), form["short"], form["full"], r))
+        ns = self.unique(
+            lambda: names.ru_company(names.ru_company_core(r), form["short"], form["full"], r)
+        )
         inc = self.incorporated(recent)
         code = ids.RU_REGION_CODES[region]
         addr, region_ru = self.ru_address(region)
@@ -393,15 +416,24 @@ class _Builder:
         self.w.parties[idx].account = "40702810" + "".join(str(d) for d in r.integers(0, 10, 12))
         return idx
 
-    def cn_company(self, role: str, industry: str, sector: str = "", recent: bool = False,
-                   city: str | None = None) -> int:
+    def cn_company(
+        self,
+        role: str,
+        industry: str,
+        sector: str = "",
+        recent: bool = False,
+        city: str | None = None,
+    ) -> int:
         r = self.rng
         cities = self.nd["cn"]["cities"]
         c = next(x for x in cities if x["zh"] == city) if city else _pick(r, cities)
         ind = self.nd["cn"]["industries"][industry]
         brand_chars = self.nd["cn"]["brand_chars"]
-        ns = self.unique(lambda: names.cn_company(
-            c["zh"], _pick(r, brand_chars) + _pick(r, brand_chars), ind["zh"], ind["en"], r))
+        ns = self.unique(
+            lambda: names.cn_company(
+                c["zh"], _pick(r, brand_chars) + _pick(r, brand_chars), ind["zh"], ind["en"], r
+            )
+        )
         inc = self.incorporated(recent)
         addr = f"{c['province']}{c['zh']}市{c['district']}{_pick(r, self.nd['cn']['roads'])}{int(r.integers(1, 999))}号"
         director = self.person("cn")
@@ -413,13 +445,22 @@ class _Builder:
         self.w.parties[idx].account = "".join(str(d) for d in r.integers(0, 10, 19))
         return idx
 
-    def intl_company(self, role: str, country: str, sector: str = "", recent: bool = False,
-                     tail: str | None = None) -> int:
+    def intl_company(
+        self,
+        role: str,
+        country: str,
+        sector: str = "",
+        recent: bool = False,
+        tail: str | None = None,
+    ) -> int:
         r = self.rng
         d = self.nd["intl"]
         cdata = d["countries"][country]
-        ns = self.unique(lambda: names.intl_company(
-            _pick(r, d["cores"]), tail or _pick(r, d["tails"]), list(cdata["legal"]), r))
+        ns = self.unique(
+            lambda: names.intl_company(
+                _pick(r, d["cores"]), tail or _pick(r, d["tails"]), list(cdata["legal"]), r
+            )
+        )
         inc = self.incorporated(recent)
         addr = f"{_pick(r, cdata['streets'])} {int(r.integers(1, 300))}, office {int(r.integers(1, 90))}, {_pick(r, cdata['cities'])}"
         director = self.person(country)
@@ -429,7 +470,9 @@ class _Builder:
             incorporated=inc, director=director, legal_form=cdata["legal"][0],
         )  # fmt: skip
         prefix = country.upper() if country in ("kz", "ge", "tr", "ae") else ""
-        self.w.parties[idx].account = prefix + "".join(str(x) for x in r.integers(0, 10, 18 if prefix else 16))
+        self.w.parties[idx].account = prefix + "".join(
+            str(x) for x in r.integers(0, 10, 18 if prefix else 16)
+        )
         return idx
 
 
@@ -453,48 +496,88 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
     # Banks. Russian banks; Chinese major and regional; one or two in each transit country.
     for core, occupied in RU_BANKS:
         ns = names.ru_company(core, "АО", "Акционерное общество", rng)
-        ns = NameSet(f"Банк «{core}» (АО)", [f"Банк «{core}» (АО)", f"АО Банк «{core}»", f"Банк {core}"],
-                     [f"Bank {names.cyr_to_latin(core, 'bgn')} JSC", f"JSC Bank {names.cyr_to_latin(core, 'icao')}"])
-        swift = (names.cyr_to_latin(core, "icao").upper().replace("-", "").replace(" ", "") + "XXXX")[:4]
-        idx = w.add("bank", "bank_ru_occupied" if occupied else "bank_ru", "ru", ns, registry="",
-                    bic=f"{swift}RU{chr(65 + len(w.parties) % 26)}{chr(65 + len(w.parties) // 26 % 26)}")
+        ns = NameSet(
+            f"Банк «{core}» (АО)",
+            [f"Банк «{core}» (АО)", f"АО Банк «{core}»", f"Банк {core}"],
+            [
+                f"Bank {names.cyr_to_latin(core, 'bgn')} JSC",
+                f"JSC Bank {names.cyr_to_latin(core, 'icao')}",
+            ],
+        )
+        swift = (
+            names.cyr_to_latin(core, "icao").upper().replace("-", "").replace(" ", "") + "XXXX"
+        )[:4]
+        idx = w.add(
+            "bank",
+            "bank_ru_occupied" if occupied else "bank_ru",
+            "ru",
+            ns,
+            registry="",
+            bic=f"{swift}RU{chr(65 + len(w.parties) % 26)}{chr(65 + len(w.parties) // 26 % 26)}",
+        )
         w.parties[idx].extra["occupied"] = occupied
-    for tier, bank_names in (("bank_cn_major", CN_BANKS_MAJOR), ("bank_cn_regional", CN_BANKS_REGIONAL)):
+    for tier, bank_names in (
+        ("bank_cn_major", CN_BANKS_MAJOR),
+        ("bank_cn_regional", CN_BANKS_REGIONAL),
+    ):
         for zh in bank_names:
             core = names.pinyin(zh[:2]) + " " + names.pinyin(zh[2:-2])
-            ns = NameSet(zh, [zh], [f"{core} Bank", f"{core.upper()} BANK CO LTD", f"{core} Bank Co., Ltd."])
+            ns = NameSet(
+                zh, [zh], [f"{core} Bank", f"{core.upper()} BANK CO LTD", f"{core} Bank Co., Ltd."]
+            )
             w.add("bank", tier, "cn", ns, bic=(names.pinyin(zh[:2])[:4].upper() + "CNBJ")[:8])
     for country in scenario.weights("transit_countries"):
-        ns = names.intl_company(_pick(rng, names.name_data()["intl"]["cores"]), "Bank", ["JSC", "Bank"], rng)
-        w.add("bank", "bank_intl", country, ns,
-              bic=(ns.canonical[:4].upper() + country.upper() + "XX").replace(" ", "X")[:8])
+        ns = names.intl_company(
+            _pick(rng, names.name_data()["intl"]["cores"]), "Bank", ["JSC", "Bank"], rng
+        )
+        w.add(
+            "bank",
+            "bank_intl",
+            country,
+            ns,
+            bic=(ns.canonical[:4].upper() + country.upper() + "XX").replace(" ", "X")[:8],
+        )
     for i, p in enumerate(w.parties):
         if p.kind == "bank" and p.role.startswith("bank_ru"):
             p.account = f"301018100000000{i:05d}"
 
     # Mass-registration addresses and nominee directors for fronts.
-    mass = [b.ru_address(_pick(rng, ["moscow", "rostov", "donetsk", "crimea"]))[0]
-            for _ in range(s.int_("mass_addresses"))]
+    mass = [
+        b.ru_address(_pick(rng, ["moscow", "rostov", "donetsk", "crimea"]))[0]
+        for _ in range(s.int_("mass_addresses"))
+    ]
     mass_phones = [b.phone("ru") for _ in range(s.int_("mass_addresses"))]
     nominees = [b.person("ru", "nominee_director") for _ in range(s.int_("nominee_directors"))]
 
     # Goods side.
-    sectors = {"electronics": "electronics", "telecom": "telecom", "mining": "mining",
-               "tools": "tools", "consumer": "consumer"}
+    sectors = {
+        "electronics": "electronics",
+        "telecom": "telecom",
+        "mining": "mining",
+        "tools": "tools",
+        "consumer": "consumer",
+    }
     counts = {"electronics": 40, "telecom": 4, "mining": 14, "tools": 20, "consumer": 60}
     for sector, count in counts.items():
         k = s.int_("telecom_vendors") if sector == "telecom" else max(1, round(count * f))
         for _ in range(k):
-            industry = {"electronics": _pick(rng, ["electronics", "components"]), "telecom": "telecom",
-                        "mining": _pick(rng, ["mining", "construction"]), "tools": "tools",
-                        "consumer": "consumer"}[sectors[sector]]
+            industry = {
+                "electronics": _pick(rng, ["electronics", "components"]),
+                "telecom": "telecom",
+                "mining": _pick(rng, ["mining", "construction"]),
+                "tools": "tools",
+                "consumer": "consumer",
+            }[sectors[sector]]
             b.cn_company("manufacturer", industry, sector=sector)
     for _ in range(max(2, round(8 * f))):  # electronics made outside China, shipped via Hong Kong
         idx = b.intl_company("manufacturer_other", "hk", sector="electronics", tail="Electronics")
         w.parties[idx].extra["origin"] = _pick(rng, OTHER_ELECTRONICS_ORIGINS)
     for _ in range(max(2, round(30 * f))):
-        b.cn_company("cn_trader", _pick(rng, ["trading", "supply_chain", "import_export"]),
-                     city=_pick(rng, ["深圳", "义乌", "绥芬河", "满洲里", "乌鲁木齐", "黑河", "广州"]))
+        b.cn_company(
+            "cn_trader",
+            _pick(rng, ["trading", "supply_chain", "import_export"]),
+            city=_pick(rng, ["深圳", "义乌", "绥芬河", "满洲里", "乌鲁木齐", "黑河", "广州"]),
+        )
     for _ in range(max(2, round(10 * f))):
         b.intl_company("cn_trader", "hk", tail=_pick(rng, ["Trading", "Supply", "Electronics"]))
 
@@ -506,7 +589,9 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
     for i in range(n("fronts")):
         ru_front = rng.random() < 0.5
         if ru_front:
-            idx = b.ru_company("front", _pick(rng, ["moscow", "rostov", "donetsk", "crimea"]), recent=True, legal=0)
+            idx = b.ru_company(
+                "front", _pick(rng, ["moscow", "rostov", "donetsk", "crimea"]), recent=True, legal=0
+            )
         else:
             idx = b.intl_company("front", _weighted(rng, transit), recent=True)
         p = w.parties[idx]
@@ -518,24 +603,45 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
         if rng.random() < 0.75:
             p.director = nominees[i % len(nominees)]
     for _ in range(n("ru_importers")):
-        b.ru_company("importer", _pick(rng, ["moscow", "spb", "rostov", "krasnodar", "novosibirsk", "yekaterinburg"]))
+        b.ru_company(
+            "importer",
+            _pick(rng, ["moscow", "spb", "rostov", "krasnodar", "novosibirsk", "yekaterinburg"]),
+        )
     for _ in range(max(2, round(50 * f))):
-        b.ru_company("legit_importer", _pick(rng, ["moscow", "spb", "kazan", "novosibirsk", "yekaterinburg", "krasnodar"]))
+        b.ru_company(
+            "legit_importer",
+            _pick(rng, ["moscow", "spb", "kazan", "novosibirsk", "yekaterinburg", "krasnodar"]),
+        )
     occupied = [x["key"] for x in places()["occupied"]]
     for sector, count in scenario.counts("end_users_occupied").items():
         for i in range(count):
-            region = "donetsk" if sector in ("quarrying", "coal_mining", "metallurgy") and i % 3 else _pick(rng, occupied)
+            region = (
+                "donetsk"
+                if sector in ("quarrying", "coal_mining", "metallurgy") and i % 3
+                else _pick(rng, occupied)
+            )
             if sector == "coal_mining":
                 region = _pick(rng, ["donetsk", "luhansk"])
-            country = {"donetsk": "ua-dpr", "luhansk": "ua-lpr", "crimea": "ua-cri"}.get(region, "ua")
-            idx = b.ru_company("end_user", region, sector=sector, country=country,
-                               legal=3 if sector in ("energy", "coal_mining") and i % 2 == 0 else None)
+            country = {"donetsk": "ua-dpr", "luhansk": "ua-lpr", "crimea": "ua-cri"}.get(
+                region, "ua"
+            )
+            idx = b.ru_company(
+                "end_user",
+                region,
+                sector=sector,
+                country=country,
+                legal=3 if sector in ("energy", "coal_mining") and i % 2 == 0 else None,
+            )
             if sector == "quarrying" and i == 0:
                 site = places()["sites"][0]
                 w.parties[idx].extra["site"] = site
     for _ in range(s.int_("end_users_defence")):
-        b.ru_company("end_user", _pick(rng, ["moscow", "kazan", "yekaterinburg", "novosibirsk", "spb"]),
-                     sector="defence", legal=1)
+        b.ru_company(
+            "end_user",
+            _pick(rng, ["moscow", "kazan", "yekaterinburg", "novosibirsk", "spb"]),
+            sector="defence",
+            legal=1,
+        )
     for _ in range(max(2, round(200 * f))):
         region = _pick(rng, occupied)
         country = {"donetsk": "ua-dpr", "luhansk": "ua-lpr", "crimea": "ua-cri"}.get(region, "ua")
@@ -550,23 +656,44 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
         if rng.random() < 0.3:
             b.ru_company("payment_agent", _pick(rng, ["moscow", "rostov"]), recent=True, legal=0)
         else:
-            b.intl_company("payment_agent", _weighted(rng, transit), recent=True,
-                           tail=_pick(rng, ["Commerce", "Partners", "Trading"]))
+            b.intl_company(
+                "payment_agent",
+                _weighted(rng, transit),
+                recent=True,
+                tail=_pick(rng, ["Commerce", "Partners", "Trading"]),
+            )
     for i in range(s.int_("otc_desks")):
         if i % 3 == 0:
-            idx = b.ru_company("otc_desk", _pick(rng, ["moscow", "spb", "donetsk"]), recent=True, legal=0)
+            idx = b.ru_company(
+                "otc_desk", _pick(rng, ["moscow", "spb", "donetsk"]), recent=True, legal=0
+            )
         else:
-            idx = b.intl_company("otc_desk", _pick(rng, ["ae", "hk", "kg", "tr"]), recent=True,
-                                 tail=_pick(rng, ["Exchange", "Capital", "Partners"]) if False else None)
+            idx = b.intl_company(
+                "otc_desk",
+                _pick(rng, ["ae", "hk", "kg", "tr"]),
+                recent=True,
+                tail=_pick(rng, ["Exchange", "Capital", "Partners"]) if False else None,
+            )
         w.parties[idx].extra["cn_side"] = i % 2 == 1
     for _ in range(s.int_("exchanges")):
         b.intl_company("exchange", _pick(rng, ["ae", "hk", "kg", "ge"]), tail="Exchange")
     for _ in range(s.int_("netting_brokers")):
-        broker = b.ru_company("netting_broker", _pick(rng, ["moscow", "primorye", "rostov"]), legal=0)
-        ru_agents = [b.ru_company("netting_agent_ru", _pick(rng, ["moscow", "primorye", "khabarovsk"]), recent=True, legal=0)
-                     for _ in range(3)]
-        cn_agents = [b.cn_company("netting_agent_cn", _pick(rng, ["trading", "import_export"]), recent=True)
-                     for _ in range(3)]
+        broker = b.ru_company(
+            "netting_broker", _pick(rng, ["moscow", "primorye", "rostov"]), legal=0
+        )
+        ru_agents = [
+            b.ru_company(
+                "netting_agent_ru",
+                _pick(rng, ["moscow", "primorye", "khabarovsk"]),
+                recent=True,
+                legal=0,
+            )
+            for _ in range(3)
+        ]
+        cn_agents = [
+            b.cn_company("netting_agent_cn", _pick(rng, ["trading", "import_export"]), recent=True)
+            for _ in range(3)
+        ]
         w.parties[broker].extra["agents"] = (ru_agents, cn_agents)
     for _ in range(max(2, round(30 * f))):
         b.person("cn", "app_agent")
@@ -585,38 +712,84 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
         addr, region_ru = b.ru_address(region)
         bank_name = w.parties[bank].names.canonical
         code = f"{w.parties[bank].bic[-3:]}-{i + 1:03d}"
-        ns = NameSet(f"{bank_name}, доп. офис № {i + 1:03d}",
-                     [f"{bank_name}, доп. офис № {i + 1:03d}", f"ДО № {i + 1:03d} {bank_name}"],
-                     [f"Branch {i + 1:03d} {w.parties[bank].names.latin[0]}"])
-        idx = w.add("branch", "branch", "ru", ns, region=region_ru, address=addr, reg_no=code,
-                    owner=bank, bank=bank)
+        ns = NameSet(
+            f"{bank_name}, доп. офис № {i + 1:03d}",
+            [f"{bank_name}, доп. офис № {i + 1:03d}", f"ДО № {i + 1:03d} {bank_name}"],
+            [f"Branch {i + 1:03d} {w.parties[bank].names.latin[0]}"],
+        )
+        idx = w.add(
+            "branch",
+            "branch",
+            "ru",
+            ns,
+            region=region_ru,
+            address=addr,
+            reg_no=code,
+            owner=bank,
+            bank=bank,
+        )
         w.parties[idx].extra["region_key"] = region
 
     # Infrastructure operators are end users; vendors are telecom manufacturers.
     # Far East.
     fe = [x["key"] for x in places()["far_east"]]
     for _ in range(s.int_("investment_projects") + s.int_("investment_projects_earlier")):
-        b.ru_company("project_company", _pick(rng, fe), sector=_pick(rng, ["agriculture", "timber", "energy", "construction", "mining"]))
+        b.ru_company(
+            "project_company",
+            _pick(rng, fe),
+            sector=_pick(rng, ["agriculture", "timber", "energy", "construction", "mining"]),
+        )
     for _ in range(max(10, s.int_("investment_projects") // 2)):
-        b.cn_company("investor", "investment", city=_pick(rng, ["哈尔滨", "上海", "深圳", "天津", "黑河", "绥芬河"]))
+        b.cn_company(
+            "investor",
+            "investment",
+            city=_pick(rng, ["哈尔滨", "上海", "深圳", "天津", "黑河", "绥芬河"]),
+        )
     for _ in range(40):
-        b.ru_company("bulk_exporter", _pick(rng, fe), sector=_pick(rng, ["coal", "timber", "agriculture", "ore"]))
+        b.ru_company(
+            "bulk_exporter",
+            _pick(rng, fe),
+            sector=_pick(rng, ["coal", "timber", "agriculture", "ore"]),
+        )
     for _ in range(40):
-        b.cn_company("bulk_importer", _pick(rng, ["trading", "energy", "timber", "agriculture"]),
-                     city=_pick(rng, ["哈尔滨", "黑河", "绥芬河", "满洲里", "天津"]))
+        b.cn_company(
+            "bulk_importer",
+            _pick(rng, ["trading", "energy", "timber", "agriculture"]),
+            city=_pick(rng, ["哈尔滨", "黑河", "绥芬河", "满洲里", "天津"]),
+        )
     for _ in range(8):
         d = names.name_data()["kp"]
-        ns = names.intl_company(_pick(rng, d["agency_cores"]), _pick(rng, d["agency_tails"]), ["", "Co."], rng)
-        ns = NameSet(ns.canonical.strip(), [x.strip() for x in ns.native], [x.strip() for x in ns.latin])
-        w.add("company", "dprk_supplier", "kp", ns, director=b.person("kp"),
-              phone=b.phone("kp"), address=f"Pyongyang, {_pick(rng, ['Central', 'Moranbong', 'Sosong', 'Mangyongdae'])} District")
+        ns = names.intl_company(
+            _pick(rng, d["agency_cores"]), _pick(rng, d["agency_tails"]), ["", "Co."], rng
+        )
+        ns = NameSet(
+            ns.canonical.strip(), [x.strip() for x in ns.native], [x.strip() for x in ns.latin]
+        )
+        w.add(
+            "company",
+            "dprk_supplier",
+            "kp",
+            ns,
+            director=b.person("kp"),
+            phone=b.phone("kp"),
+            address=f"Pyongyang, {_pick(rng, ['Central', 'Moranbong', 'Sosong', 'Mangyongdae'])} District",
+        )
     for i in range(6):
         if i % 2:
-            b.cn_company("dprk_front", "trading", recent=True, city=_pick(rng, ["丹东", "珲春"]) if False else None)
+            b.cn_company(
+                "dprk_front",
+                "trading",
+                recent=True,
+                city=_pick(rng, ["丹东", "珲春"]) if False else None,
+            )
         else:
             b.ru_company("dprk_front", _pick(rng, fe), recent=True, legal=0)
     for _ in range(120):
-        b.ru_company("employer", _pick(rng, fe), sector=_pick(rng, ["construction", "agriculture", "timber", "fishing"]))
+        b.ru_company(
+            "employer",
+            _pick(rng, fe),
+            sector=_pick(rng, ["construction", "agriculture", "timber", "fishing"]),
+        )
 
     # Owners: a few Russian importers and fronts are owned by other parties; HK traders
     # own Chinese traders.
@@ -640,7 +813,8 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
         if p.kind != "company":
             if p.kind == "person":
                 p.account = ("40817810" if p.country != "cn" else "6222") + "".join(
-                    str(x) for x in rng.integers(0, 10, 12))
+                    str(x) for x in rng.integers(0, 10, 12)
+                )
                 p.bank = _pick(rng, cn_major if p.country == "cn" else ru_banks)
             continue
         if p.country in ("ru", "ua", "ua-dpr", "ua-lpr", "ua-cri"):
@@ -674,21 +848,51 @@ def _new_successor(w: World, b: _Builder, listed: int, mode: str, when: dt.date)
     if mode == "rename" and p.kind == "company":
         if p.registry == "ru":
             form = names.name_data()["ru"]["legal_forms"][0]
-            ns = b.unique(lambda: names.ru_company(names.ru_company_core(rng), form["short"], form["full"], rng))
+            ns = b.unique(
+                lambda: names.ru_company(
+                    names.ru_company_core(rng), form["short"], form["full"], rng
+                )
+            )
         elif p.registry == "cn":
             ind = names.name_data()["cn"]["industries"]["trading"]
             chars = names.name_data()["cn"]["brand_chars"]
             city = p.names.canonical.split("市")[0] if "市" in p.names.canonical else "深圳"
-            ns = b.unique(lambda: names.cn_company(city, _pick(rng, chars) + _pick(rng, chars), ind["zh"], ind["en"], rng))
+            ns = b.unique(
+                lambda: names.cn_company(
+                    city, _pick(rng, chars) + _pick(rng, chars), ind["zh"], ind["en"], rng
+                )
+            )
         else:
             d = names.name_data()["intl"]
             legal = d["countries"].get(p.country, {"legal": ["LLC"]})["legal"]
-            ns = b.unique(lambda: names.intl_company(_pick(rng, d["cores"]), _pick(rng, d["tails"]), list(legal), rng))
-        slot = w.add(p.kind, p.role, p.country, ns, region=p.region, sector=p.sector, registry="",
-                     inn=p.inn, ogrn=p.ogrn, kpp=p.kpp, uscc=p.uscc, reg_no=p.reg_no,
-                     legal_form=p.legal_form, address=p.address, phone=p.phone,
-                     incorporated=p.incorporated, director=p.director, owner=p.owner,
-                     bank=p.bank, account=p.account, app_account=p.app_account)
+            ns = b.unique(
+                lambda: names.intl_company(
+                    _pick(rng, d["cores"]), _pick(rng, d["tails"]), list(legal), rng
+                )
+            )
+        slot = w.add(
+            p.kind,
+            p.role,
+            p.country,
+            ns,
+            region=p.region,
+            sector=p.sector,
+            registry="",
+            inn=p.inn,
+            ogrn=p.ogrn,
+            kpp=p.kpp,
+            uscc=p.uscc,
+            reg_no=p.reg_no,
+            legal_form=p.legal_form,
+            address=p.address,
+            phone=p.phone,
+            incorporated=p.incorporated,
+            director=p.director,
+            owner=p.owner,
+            bank=p.bank,
+            account=p.account,
+            app_account=p.app_account,
+        )
         q = w.parties[slot]
         q.true_idx = p.true_idx
         q.rename_slot = True
@@ -700,14 +904,23 @@ def _new_successor(w: World, b: _Builder, listed: int, mode: str, when: dt.date)
         return slot
     # re-register (same director and address, new company) or a new intermediary
     if p.registry == "ru" or p.country == "ru":
-        slot = b.ru_company("front" if mode == "reregister" else p.role,
-                            p.extra.get("region_key", "moscow"), sector=p.sector, recent=True, legal=0)
+        slot = b.ru_company(
+            "front" if mode == "reregister" else p.role,
+            p.extra.get("region_key", "moscow"),
+            sector=p.sector,
+            recent=True,
+            legal=0,
+        )
     elif p.country == "cn":
         slot = b.cn_company("front" if mode == "reregister" else p.role, "trading", recent=True)
     elif p.country == "kp" or p.kind == "person":
         return -1
     else:
-        country = p.country if mode == "reregister" else _weighted(rng, w.scenario.weights("transit_countries"))
+        country = (
+            p.country
+            if mode == "reregister"
+            else _weighted(rng, w.scenario.weights("transit_countries"))
+        )
         slot = b.intl_company("front" if mode == "reregister" else p.role, country, recent=True)
     q = w.parties[slot]
     q.incorporated = when - dt.timedelta(days=int(rng.integers(5, 60)))
@@ -733,8 +946,15 @@ def _new_successor(w: World, b: _Builder, listed: int, mode: str, when: dt.date)
     return slot
 
 
-def _list_party(w: World, b: _Builder, idx: int, when: dt.date, program: str,
-                authority: str, rng: np.random.Generator) -> None:
+def _list_party(
+    w: World,
+    b: _Builder,
+    idx: int,
+    when: dt.date,
+    program: str,
+    authority: str,
+    rng: np.random.Generator,
+) -> None:
     s = w.scenario
     p = w.parties[idx]
     if p.listed is not None and p.listed <= when:
@@ -757,7 +977,7 @@ def _list_party(w: World, b: _Builder, idx: int, when: dt.date, program: str,
 def _sanctions(w: World, b: _Builder, rng: np.random.Generator) -> None:
     """List parties in the scenario's waves and by the policy, and set up how they adapt."""
     s = w.scenario
-    waves = [d for d in s.dates("sanction_waves")]
+    waves = list(s.dates("sanction_waves"))
     shares = s.weights("listed_share")
     role_of = {
         "intermediary": lambda p: p.role == "intermediary",

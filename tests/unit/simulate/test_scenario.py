@@ -28,7 +28,9 @@ def test_bad_scenario_names_file_and_key(tmp_path: Path):
     bad.write_text("name: x\nextends: default\nparameters:\n  typo_rate: {value: 0.1}\n")
     with pytest.raises(ConfigError, match=r"bad.yml: parameters.typo_rate.source"):
         load_scenario(bad)
-    bad.write_text("name: x\nextends: default\nparameters:\n  typo_rate: {value: 0.1, source: nowhere.key}\n")
+    bad.write_text(
+        "name: x\nextends: default\nparameters:\n  typo_rate: {value: 0.1, source: nowhere.key}\n"
+    )
     with pytest.raises(ConfigError, match="neither a key"):
         load_scenario(bad)
     with pytest.raises(ConfigError, match="unknown scenario"):
@@ -36,8 +38,13 @@ def test_bad_scenario_names_file_and_key(tmp_path: Path):
 
 
 def test_policy_validation(tmp_path: Path):
-    pol = load_policy({"from_date": "2024-07-01", "sanction": ["ent-000001"],
-                       "close_channels": ["channel:usdt", "bank:ent-000002"]})
+    pol = load_policy(
+        {
+            "from_date": "2024-07-01",
+            "sanction": ["ent-000001"],
+            "close_channels": ["channel:usdt", "bank:ent-000002"],
+        }
+    )
     assert pol.closed("channel") == {"usdt"}
     with pytest.raises(ConfigError, match="close_channels"):
         load_policy({"from_date": "2024-07-01", "close_channels": ["teleport:x"]})
