@@ -36,7 +36,7 @@ def main() -> int:
             f"probe: {probe.transactions:,} transactions at scale 0.2 ({per_scale:,.0f} per unit)"
         )
         for target in args.targets:
-            scale = target / per_scale
+            scale = max(0.01, (target - base) / per_scale)
             out = work / f"t{target}"
             t0 = time.perf_counter()
             result = simulate(args.scenario, seed=1, scale=scale, out=out)
