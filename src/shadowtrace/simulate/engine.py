@@ -80,12 +80,17 @@ class SimulationResult:
     def calibrated(self) -> bool:
         return all(row.passed for row in self.calibration)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, with_out: bool = True) -> dict[str, Any]:
+        """The result as plain data; ``with_out=False`` leaves out the output folder (the
+        written ``calibration.json`` does, so that its bytes do not depend on where it is)."""
+        data: dict[str, Any] = {
             "scenario": self.scenario,
             "seed": self.seed,
             "scale": self.scale,
-            "out": str(self.out),
+        }
+        if with_out:
+            data["out"] = str(self.out)
+        return data | {
             "counts": self.counts,
             "transactions": self.transactions,
             "calibrated": self.calibrated,
@@ -346,7 +351,7 @@ def simulate(
     result = SimulationResult(scn.name, seed, scale, out, counts, rows, pol.to_dict())
     _write_manifest(out, scn, seed, scale, pol)
     (out / "calibration.json").write_text(
-        json.dumps(result.to_dict(), indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+        json.dumps(result.to_dict(with_out=False), indent=2, ensure_ascii=False, sort_keys=True) + "\n",
         encoding="utf-8",
     )
     (gt / "README.md").write_text(_GT_README, encoding="utf-8")
