@@ -6,14 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from shadowtrace.simulate.records import Calib
-from shadowtrace.simulate.scenario import Scenario, seed_figures
+from shadowtrace.simulate.scenario import CalibrationSpec, Scenario, seed_figures
 
 __all__ = ["CalibrationRow", "calibrate"]
 
 
 @dataclass(frozen=True)
 class CalibrationRow:
-    """One seed figure, the simulated value and whether it is within tolerance."""
+    """One seed figure, the simulated value and whether it is within tolerance.
+
+    ``check`` says how they were compared: ``two_sided`` (within the tolerance either
+    way), ``upper_bound`` (at most the figure plus the tolerance, at least a stated floor)
+    or ``lower_bound`` (at least the figure minus the tolerance, at most a stated ceiling).
+    """
 
     key: str
     metric: str
@@ -22,6 +27,7 @@ class CalibrationRow:
     tolerance: str
     passed: bool
     kind: str = ""
+    check: str = "two_sided"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +38,7 @@ class CalibrationRow:
             "tolerance": self.tolerance,
             "passed": self.passed,
             "kind": self.kind,
+            "check": self.check,
         }
 
 
@@ -60,7 +67,31 @@ def metrics(cal: Calib) -> dict[str, float]:
     }
 
 
+def _judge(spec: CalibrationSpec, target: float, sim: float) -> tuple[bool, str]:
+    """Whether ``sim`` passes against ``target``, and the tolerance as the table shows it."""
+    allowed = 0.0
+    parts = []
+    if spec.abs_tol is not None:
+        allowed = max(allowed, spec.abs_tol)
+        parts.append(f"{spec.abs_tol:g}")
+    if spec.rel_tol is not None:
+        allowed = max(allowed, spec.rel_tol * abs(target))
+        parts.append(f"{spec.rel_tol:.0%}")
+    tol = " or ".join(parts)
+    eps = 1e-9 * max(1.0, abs(target))
+    if sim != sim:  # NaN: nothing was simulated to compare
+        return False, tol
+    if spec.check == "upper_bound":
+        floor = spec.floor if spec.floor is not None else float("-inf")
+        return floor - eps <= sim <= target + allowed + eps, f"≤ +{tol}, ≥ {floor:,g}"
+    if spec.check == "lower_bound":
+        ceiling = spec.ceiling if spec.ceiling is not None else float("inf")
+        return target - allowed - eps <= sim <= ceiling + eps, f"≥ -{tol}, ≤ {ceiling:,g}"
+    return abs(sim - target) <= allowed + eps, f"±{tol}"
+
+
 def calibrate(scenario: Scenario, cal: Calib) -> list[CalibrationRow]:
+    """Compare each calibration figure of ``scenario`` with the value simulated."""
     values = metrics(cal)
     figures = seed_figures()
     rows = []
@@ -68,24 +99,17 @@ def calibrate(scenario: Scenario, cal: Calib) -> list[CalibrationRow]:
         fig = figures[spec.key]
         target = float(fig["value"])
         sim = values[spec.metric]
-        allowed = 0.0
-        parts = []
-        if spec.abs_tol is not None:
-            allowed = max(allowed, spec.abs_tol)
-            parts.append(f"±{spec.abs_tol:g}")
-        if spec.rel_tol is not None:
-            allowed = max(allowed, spec.rel_tol * abs(target))
-            parts.append(f"±{spec.rel_tol:.0%}")
-        passed = sim == sim and abs(sim - target) <= allowed + 1e-9
+        passed, tolerance = _judge(spec, target, sim)
         rows.append(
             CalibrationRow(
                 spec.key,
                 spec.metric,
                 target,
                 sim,
-                " or ".join(parts),
+                tolerance,
                 passed,
                 str(fig.get("kind", "")),
+                spec.check,
             )
         )
     return rows

@@ -351,7 +351,8 @@ def simulate(
     result = SimulationResult(scn.name, seed, scale, out, counts, rows, pol.to_dict())
     _write_manifest(out, scn, seed, scale, pol)
     (out / "calibration.json").write_text(
-        json.dumps(result.to_dict(with_out=False), indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+        json.dumps(result.to_dict(with_out=False), indent=2, ensure_ascii=False, sort_keys=True)
+        + "\n",
         encoding="utf-8",
     )
     (gt / "README.md").write_text(_GT_README, encoding="utf-8")

@@ -9,6 +9,10 @@ the rest of a world generated with a policy matches the world without it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -22,24 +26,124 @@ from shadowtrace.simulate.records import (
     n_str,
     seconds_to_ts,
 )
-from shadowtrace.simulate.world import World, chpl_codes, goods
+from shadowtrace.simulate.world import OCCUPIED, World, chpl_codes, goods
 
-__all__ = ["OCCUPIED", "BatchGen"]
+__all__ = ["OCCUPIED", "BatchGen", "GoodsTable", "exact_share", "goods_table", "strata"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-OCCUPIED = ("ua", "ua-dpr", "ua-lpr", "ua-cri")
 CHANNELS = ("bank_agent", "usdt", "netting", "app", "cash_yuan")
 REJECT_REASONS = ["RR04 Regulatory reason", "AG01 Transaction forbidden", "MS03 Reason not specified",
                   "RC08 Compliance check failed"]  # fmt: skip
 ORDER_VALUE_USD = {"electronics": 60_000.0, "telecom": 220_000.0, "telecom_parts": 25_000.0,
                    "mining": 700_000.0, "mining_parts": 40_000.0, "tools": 350_000.0,
                    "consumer": 45_000.0}  # fmt: skip
+# Categories of the goods an illicit order is for, as codes into GOODS_CATS.
+GOODS_CATS = ("electronics", "telecom", "telecom_parts", "mining", "mining_parts", "tools")
+CAT_SECTOR = ("electronics", "telecom", "telecom", "mining", "mining", "tools")
 
 
-def _cat_lines(cat: str) -> list[dict[str, object]]:
-    return goods()[cat]
+@dataclass(frozen=True)
+class GoodsLine:
+    """Goods of a set of orders: line index into the goods table, quantity, value, weight."""
+
+    li: IntArray
+    qty: FloatArray
+    value: FloatArray
+    kg: FloatArray
+
+    def take(self, m: BoolArray | IntArray) -> GoodsLine:
+        return GoodsLine(self.li[m], self.qty[m], self.value[m], self.kg[m])
+
+
+@dataclass(frozen=True)
+class GoodsTable:
+    """Every goods line of goods.yml as columns; a category is a slice ``start[cat]``."""
+
+    start: dict[str, int]
+    count: dict[str, int]
+    hs: pl.Series
+    desc: pl.Series
+    unit: pl.Series
+    hs_arr: npt.NDArray[np.str_]
+    unit_usd: FloatArray
+    unit_kg: FloatArray
+    chpl: BoolArray
+    chpl_electronics: BoolArray  # CHPL codes among the electronics lines
+
+    def lines(self, cat: str, u: FloatArray) -> IntArray:
+        """Line indices of category ``cat``, chosen by ``u`` in [0, 1)."""
+        k = np.minimum((u * self.count[cat]).astype(np.int64), self.count[cat] - 1)
+        return self.start[cat] + k
+
+
+@cache
+def goods_table() -> GoodsTable:
+    """The goods lines, read once."""
+    start: dict[str, int] = {}
+    count: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for cat, lines in goods().items():
+        start[cat], count[cat] = len(rows), len(lines)
+        rows.extend(lines)
+    hs = [str(x["hs"]) for x in rows]
+    codes = chpl_codes()
+    electronics = {str(x["hs"]) for x in goods()["electronics"]}
+    return GoodsTable(
+        start=start,
+        count=count,
+        hs=pl.Series(hs, dtype=pl.String),
+        desc=pl.Series([str(x["ru"]) for x in rows], dtype=pl.String),
+        unit=pl.Series([str(x["unit"]) for x in rows], dtype=pl.String),
+        hs_arr=np.asarray(hs),
+        unit_usd=np.asarray([float(x["unit_usd"]) for x in rows]),
+        unit_kg=np.asarray([float(x["unit_kg"]) for x in rows]),
+        chpl=np.asarray([h in codes for h in hs]),
+        chpl_electronics=np.asarray([h in codes and h in electronics for h in hs]),
+    )
+
+
+def exact_share(u: FloatArray, p: FloatArray | float, group: IntArray | None = None) -> BoolArray:
+    """True for a share ``p`` of the rows, chosen by ``u``: in each ``group`` exactly the
+    ``round(p * size)`` rows with the smallest ``u`` (``p`` constant within a group).
+
+    A share drawn row by row (``u < p``) wanders by about ``sqrt(p (1 - p) / n)``; this
+    keeps it on target in every batch while which rows are chosen stays random.
+    """
+    n = len(u)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    g = np.zeros(n, dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64)
+    pp = np.broadcast_to(np.asarray(p, dtype=np.float64), (n,))
+    order = np.lexsort((u, g))
+    gs = g[order]
+    first = np.concatenate([[True], gs[1:] != gs[:-1]])
+    starts = np.nonzero(first)[0]
+    sizes = np.diff(np.append(starts, n))
+    rank = np.arange(n) - np.repeat(starts, sizes)
+    quota = np.floor(pp[order] * np.repeat(sizes, sizes) + 0.5)
+    chosen = np.zeros(n, dtype=bool)
+    chosen[order] = rank < quota
+    return chosen
+
+
+def strata(u: FloatArray, group: IntArray) -> FloatArray:
+    """``u`` spread evenly over [0, 1) within each group: the k-th of m rows of a group
+    gets a value in [k/m, (k+1)/m). Picking from a pool of size at most m/2 with it
+    uses every member of the pool."""
+    n = len(u)
+    if n == 0:
+        return u
+    order = np.argsort(group, kind="stable")
+    gs = group[order]
+    first = np.concatenate([[True], gs[1:] != gs[:-1]])
+    starts = np.nonzero(first)[0]
+    sizes = np.diff(np.append(starts, n))
+    rank = np.arange(n) - np.repeat(starts, sizes)
+    out = np.empty(n)
+    out[order] = (rank + u[order]) / np.repeat(sizes, sizes)
+    return out
 
 
 class BatchGen:
@@ -55,41 +159,36 @@ class BatchGen:
         self.rate_cny = s.num("rub_per_cny")
         self.rate_usd = s.num("rub_per_usd")
         self.cny_usd = s.num("cny_per_usd")
-        country = w.cols["country"]
-        self.paper_country = np.asarray(
-            [("ru" if c in OCCUPIED else c) for c in country.to_list()], dtype=object
-        )
-        self.true_country = np.asarray(country.to_list(), dtype=object)
-        roles = w.cols["role"].to_list()
-        self.is_major = np.asarray([r == "bank_cn_major" for r in roles])
+        self.paper_country = w.a_paper
+        self.true_country = w.a_country
+        self.is_major = w.a_role == "bank_cn_major"
         pol = w.policy
         self.from_day = (
             (pol.from_date - w.scenario.date("period_start")).days + w.start
             if pol.from_date
             else 10**6
         )
-        self.bank_sub = np.arange(len(w.parties), dtype=np.int64)
-        closed = pol.closed("bank")
-        for p in w.parties:
-            if p.kind == "bank" and (w.true_id(p.idx) in closed or p.names.canonical in closed):
-                same = [q.idx for q in w.parties if q.role == p.role and q.idx != p.idx]
-                self.bank_sub[p.idx] = same[0] if same else p.idx
-        opened = pol.opened("bank")
-        self.bank_opened = np.asarray(
-            [p.kind == "bank" and (w.true_id(p.idx) in opened or p.names.canonical in opened)
-             for p in w.parties]
-        )  # fmt: skip
+        n = len(w.parties)
+
+        def named(refs: set[str]) -> BoolArray:
+            """Slots whose true id or canonical name a policy names."""
+            if not refs:
+                return np.zeros(n, dtype=bool)
+            return np.asarray(
+                [w.true_id(p.idx) in refs or p.names.canonical in refs for p in w.parties]
+            )
+
+        is_bank = np.asarray([p.kind == "bank" for p in w.parties])
+        self.bank_sub = np.arange(n, dtype=np.int64)
+        for i in np.nonzero(named(pol.closed("bank")) & is_bank)[0]:
+            same = np.nonzero((w.a_role == w.a_role[i]) & (np.arange(n) != i))[0]
+            self.bank_sub[i] = same[0] if len(same) else i
+        self.bank_opened = named(pol.opened("bank")) & is_bank
         self.channels_closed = set(pol.closed("channel"))
         self.channels_opened = set(pol.opened("channel"))
-        self.closed_slots = set()
-        for kind in ("usdt_exchange", "otc_desk", "cash_branch"):
-            for ref in pol.closed(kind):
-                for p in w.parties:
-                    if w.true_id(p.idx) == ref or p.names.canonical == ref:
-                        self.closed_slots.add(p.idx)
-        self.closed_mask = np.zeros(len(w.parties), dtype=bool)
-        for i in self.closed_slots:
-            self.closed_mask[i] = True
+        refs = set().union(*(pol.closed(k) for k in ("usdt_exchange", "otc_desk", "cash_branch")))
+        self.closed_mask = named(refs)
+        self.closed_slots = set(np.nonzero(self.closed_mask)[0].tolist())
 
     # ------------------------------------------------------------------ helpers
     def pick(self, pool: IntArray, u: FloatArray) -> IntArray:
@@ -174,13 +273,13 @@ class BatchGen:
             "payer_name": self.names_for(payer, cross),
             "payer_account": w.col("account", payer),
             "payer_inn": w.maybe("inn", payer, u[:, 1]),
-            "payer_country": pl.Series(self.paper_country[payer].tolist(), dtype=pl.String),
+            "payer_country": w.col("paper_country", payer),
             "payer_bank_name": w.name(pbank, "latin", np.zeros(n)),
             "payer_bank_bic": w.col("bic", pbank),
             "beneficiary_name": self.names_for(benef, cross),
             "beneficiary_account": w.col("account", benef),
             "beneficiary_inn": w.maybe("inn", benef, u[:, 2]),
-            "beneficiary_country": pl.Series(self.paper_country[benef].tolist(), dtype=pl.String),
+            "beneficiary_country": w.col("paper_country", benef),
             "beneficiary_bank_name": w.name(bbank, "latin", np.zeros(n)),
             "beneficiary_bank_bic": w.col("bic", bbank),
             "purpose": purpose,
@@ -217,79 +316,46 @@ class BatchGen:
         self._direct(U[kind == 1], days[kind == 1])
         self._local(U[kind == 2], days[kind == 2])
 
-    def _goods_line(self, cats: list[str], u: FloatArray, u2: FloatArray) -> dict[str, np.ndarray]:
-        """HS line, quantity, value and weight for orders of categories ``cats``."""
-        n = len(cats)
-        hs = np.empty(n, dtype=object)
-        desc = np.empty(n, dtype=object)
-        unit = np.empty(n, dtype=object)
-        unit_usd = np.zeros(n)
-        unit_kg = np.zeros(n)
-        base = np.zeros(n)
-        for cat in set(cats):
-            m = np.asarray([c == cat for c in cats])
-            lines = _cat_lines(cat)
-            k = np.minimum((u[m] * len(lines)).astype(np.int64), len(lines) - 1)
-            hs[m] = [lines[i]["hs"] for i in k]
-            desc[m] = [lines[i]["ru"] for i in k]
-            unit[m] = [lines[i]["unit"] for i in k]
-            unit_usd[m] = [float(lines[i]["unit_usd"]) for i in k]  # type: ignore[arg-type]
-            unit_kg[m] = [float(lines[i]["unit_kg"]) for i in k]  # type: ignore[arg-type]
-            base[m] = ORDER_VALUE_USD[cat]
-        value = base * np.exp(0.9 * (u2 - 0.5) * 3)
-        qty = np.maximum(1, np.round(value / unit_usd))
-        return {"hs": hs, "desc": desc, "unit": unit, "qty": qty, "value": qty * unit_usd,
-                "kg": qty * unit_kg}  # fmt: skip
+    def _goods_line(self, li: IntArray, base_usd: FloatArray, u: FloatArray) -> GoodsLine:
+        """Quantity, value and weight of orders for goods lines ``li`` (about ``base_usd``)."""
+        g = goods_table()
+        value = base_usd * np.exp(0.9 * (u - 0.5) * 3)
+        qty = np.maximum(1, np.round(value / g.unit_usd[li]))
+        return GoodsLine(li, qty, qty * g.unit_usd[li], qty * g.unit_kg[li])
 
     def _chains(self, U: FloatArray, days: IntArray) -> None:
         n = len(days)
         if n == 0:
             return
         w, s = self.w, self.s
-        end_users = w.role("end_user")
-        eu = self.pick(end_users, U[:, 2])
-        sector = np.asarray([w.parties[int(i)].sector for i in eu], dtype=object)
+        g = goods_table()
+        eu = self.pick(w.role("end_user"), U[:, 2])
+        sector = w.a_sector[eu]
         parts = U[:, 3] < s.num("parts_order_share")
-        cats: list[str] = []
-        for sec, pt, u in zip(sector, parts, U[:, 4], strict=True):
-            if sec == "defence":
-                cats.append("electronics")
-            elif sec == "telecom":
-                cats.append("telecom_parts" if pt else "telecom")
-            elif sec in ("quarrying", "coal_mining"):
-                cats.append("mining_parts" if pt else "mining")
-            else:
-                cats.append("mining_parts" if pt and u < 0.3 else "tools")
-        line = self._goods_line(cats, U[:, 5], U[:, 6])
-        # manufacturer
+        # category codes into GOODS_CATS: what each end user orders
+        cat = np.select(
+            [
+                sector == "defence",
+                sector == "telecom",
+                np.isin(sector, ("quarrying", "coal_mining")),
+            ],
+            [0, np.where(parts, 2, 1), np.where(parts, 4, 3)],
+            default=np.where(parts & (U[:, 4] < 0.3), 4, 5),
+        ).astype(np.int64)
+        li = np.zeros(n, dtype=np.int64)
+        base = np.asarray([ORDER_VALUE_USD[c] for c in GOODS_CATS])[cat]
         mfr = np.empty(n, dtype=np.int64)
-        sec_of = {p.idx: p.sector for p in w.parties if p.role == "manufacturer"}
-        pools = {
-            sec: np.asarray([i for i in w.role("manufacturer") if sec_of[int(i)] == sec])
-            for sec in ("electronics", "telecom", "mining", "tools")
-        }
-        other = w.role("manufacturer_other")
-        cat_sector = {"electronics": "electronics", "telecom": "telecom", "telecom_parts": "telecom",
-                      "mining": "mining", "mining_parts": "mining", "tools": "tools"}  # fmt: skip
-        cn_share = s.num("cn_share_critical_electronics")
-        for cat in set(cats):
-            m = np.asarray([c == cat for c in cats])
-            mfr[m] = self.pick(pools[cat_sector[cat]], U[m, 7])
-            if cat == "electronics":
-                # stratified: exactly the scenario's share of these orders is made in China
-                rows = np.nonzero(m)[0]
-                k_other = int(np.floor((1 - cn_share) * len(rows) + U[rows[0], 8]))
-                non_cn = rows[np.argsort(U[rows, 8], kind="stable")[:k_other]]
-                mfr[non_cn] = self.pick(other, U[non_cn, 7])
-        origin = np.asarray(
-            [w.parties[int(i)].extra.get("origin", "cn") for i in mfr], dtype=object
-        )
+        for c in np.unique(cat).tolist():
+            m = cat == c
+            li[m] = g.lines(GOODS_CATS[c], U[m, 5])
+            mfr[m] = self.pick(w.where("manufacturer", sector=CAT_SECTOR[c]), U[m, 7])
+        line = self._goods_line(li, base, U[:, 6])
         # the chain: manufacturer, optional trader, k intermediaries, importer
         ks = s.weights("chain_intermediaries")
         k_vals = np.asarray([int(k) for k in ks])
         k_cum = np.cumsum([ks[k] for k in ks])
         k = k_vals[np.minimum(np.searchsorted(k_cum, U[:, 9]), len(k_vals) - 1)]
-        use_trader = (U[:, 10] < 0.5) & (origin == "cn")
+        use_trader = U[:, 10] < 0.5
         importers = w.role("importer")
         imp = importers[(eu * 7 + (U[:, 11] * 3).astype(np.int64)) % len(importers)]
         inter = w.role("intermediary")
@@ -318,23 +384,37 @@ class BatchGen:
         pos_day = days[:, None] + np.concatenate(
             [np.zeros((n, 1)), np.cumsum(lags[:, 1:], axis=1)], axis=1
         ).astype(np.int64)
-        pos_val = line["value"][:, None] * np.cumprod(
+        pos_val = line.value[:, None] * np.cumprod(
             np.concatenate([np.ones((n, 1)), 1 + marks[:, 1:]], axis=1), axis=1
         )
         # sanctions: resolve every party at the day it acts; a blocked party stops the order
         blocked = np.zeros(n, dtype=bool)
         rerouted = np.zeros(n, dtype=bool)
-        for j in range(width):
-            present = chain[:, j] >= 0
-            if not present.any():
-                continue
+
+        def act(j: int) -> None:
+            present = np.nonzero(chain[:, j] >= 0)[0]
             res, blk = self.resolve(chain[present, j], pos_day[present, j])
             rerouted[present] |= res != chain[present, j]
             chain[present, j] = res
             blocked[present] |= blk
+
+        for j in range(1, width):
+            act(j)
         eu_res, blk = self.resolve(eu, pos_day[np.arange(n), hops] + 10)
         blocked |= blk
         eu = eu_res
+        # Electronics: the scenario's share is made in China, exactly, among the orders that
+        # get through (what the calibration counts), CHPL lines and others apart. Most
+        # non-Chinese electronics comes through Hong Kong traders as well.
+        el = np.nonzero(cat == 0)[0]
+        if len(el):
+            cn_share = s.num("cn_share_critical_electronics")
+            group = 2 * g.chpl_electronics[li[el]] + blocked[el]
+            non_cn = el[exact_share(U[el, 8], 1 - cn_share, group)]
+            mfr[non_cn] = self.pick(w.role("manufacturer_other"), U[non_cn, 7])
+            chain[non_cn, 0] = mfr[non_cn]
+        origin = w.a_origin[mfr]
+        act(0)
         ok = ~blocked
         # declarations: one per hop (sender = position j, receiver = j+1)
         decl_rids = np.full((n, width), -1, dtype=np.int64)
@@ -343,15 +423,8 @@ class BatchGen:
             if not m.any():
                 continue
             sender, receiver = chain[m, j], chain[m, j + 1]
-            rid = self._declarations(
-                sender,
-                receiver,
-                pos_day[m, j + 1],
-                pos_val[m, j],
-                line,
-                m,
-                origin[m],
-                final=(j + 1 == hops[m]),
+            rid = self.declarations(
+                sender, receiver, pos_day[m, j + 1], pos_val[m, j], line.take(m), origin[m]
             )
             decl_rids[m, j] = rid
         # payments mirror the chain backwards: end user -> importer, then each buyer pays its
@@ -384,8 +457,7 @@ class BatchGen:
                 purpose="Payment for goods under contract",
             )
         # ground truth: flows and schemes
-        hs = line["hs"]
-        chpl = np.asarray([h in chpl_codes() for h in hs])
+        chpl = g.chpl[line.li]
         chain_t = [
             pl.select(
                 pl.when(pl.Series(chain[:, j] >= 0))
@@ -405,13 +477,13 @@ class BatchGen:
                 "typology": pl.Series(typ.tolist(), dtype=pl.String),
                 "channel": "goods_chain",
                 "status": pl.Series(np.where(ok, "delivered", "blocked").tolist(), dtype=pl.String),
-                "value_usd": pl.Series(np.where(ok, line["value"], 0.0)),
-                "intended_value_usd": pl.Series(line["value"]),
+                "value_usd": pl.Series(np.where(ok, line.value, 0.0)),
+                "intended_value_usd": pl.Series(line.value),
                 "date": days_to_date(days),
                 "source_id": self.tid(mfr),
                 "sink_id": self.tid(eu),
                 "hops": hop_list,
-                "hs_code": pl.Series(hs.tolist(), dtype=pl.String),
+                "hs_code": g.hs.gather(line.li),
                 "chpl": pl.Series(chpl),
                 "illicit": True,
                 "rerouted": pl.Series(rerouted),
@@ -434,9 +506,7 @@ class BatchGen:
             # pass-through: each intermediary's money in and money out
             for j in range(1, width - 1):
                 has = (chain[okn, j] >= 0) & (pay_rids[okn, j] >= 0) & (pay_rids[okn, j - 1] >= 0)
-                roles_ok = np.asarray([w.parties[int(c)].role in ("intermediary", "front")
-                                       if c >= 0 else False for c in chain[okn, j]])  # fmt: skip
-                has &= roles_ok
+                has &= np.isin(w.a_role[np.maximum(chain[okn, j], 0)], ("intermediary", "front"))
                 if has.any():
                     sel = okn[has]
                     self.out.scheme(
@@ -450,86 +520,87 @@ class BatchGen:
                     )
             _ = eu_rid
 
-    def _declarations(
+    def declarations(
         self,
         sender: IntArray,
         receiver: IntArray,
         days: IntArray,
         value: FloatArray,
-        line: dict[str, np.ndarray],
-        m: BoolArray,
-        origin: np.ndarray,
-        final: BoolArray,
+        line: GoodsLine,
+        origin: npt.NDArray[np.str_],
     ) -> IntArray:
+        """Customs declarations of goods ``line`` from ``sender`` to ``receiver``: an export
+        declaration in the sender's country, or a Russian import declaration."""
         w = self.w
+        g = goods_table()
         n = len(sender)
-        s_pc = self.paper_country[sender]
         r_pc = self.paper_country[receiver]
-        imp = r_pc == "ru"
+        imp = pl.Series(r_pc == "ru")
+        s_pc = w.col("paper_country", sender)
+        r_pcs = w.col("paper_country", receiver)
         u = self.rng.random((n, 3))
         rids_guess = np.arange(self.out.rid, self.out.rid + n, dtype=np.int64)
         date = days_to_date(days)
         ccd = pl.select(
-            pl.concat_str(
-                [
-                    pl.Series(np.where(imp, "10", "ZZ").tolist()),
-                    pl.lit("1"),
-                    pl.Series(np.char.zfill((days % 900 + 100).astype(str), 3).tolist()),
-                    pl.lit("/"),
-                    date.str.slice(8, 2),
-                    date.str.slice(5, 2),
-                    date.str.slice(2, 2),
-                    pl.lit("/"),
-                    n_str(mixed(rids_guess, 7), 7),
-                ]
-            )
-        ).to_series()
-        country_names = pl.Series(s_pc.tolist(), dtype=pl.String)
-        ccd = pl.select(
-            pl.when(pl.Series(imp))
-            .then(ccd)
-            .otherwise(
+            pl.when(imp)
+            .then(
                 pl.concat_str(
                     [
-                        country_names.str.to_uppercase(),
-                        pl.lit("-EX-"),
-                        n_str(mixed(rids_guess, 9), 9),
+                        pl.lit("101"),
+                        n_str(days % 900 + 100),
+                        pl.lit("/"),
+                        date.str.slice(8, 2),
+                        date.str.slice(5, 2),
+                        date.str.slice(2, 2),
+                        pl.lit("/"),
+                        n_str(mixed(rids_guess, 7), 7),
                     ]
                 )
             )
+            .otherwise(
+                pl.concat_str(
+                    [s_pc.str.to_uppercase(), pl.lit("-EX-"), n_str(mixed(rids_guess, 9), 9)]
+                )
+            )
         ).to_series()
-        qty = line["qty"][m]
-        rub = value * self.rate_usd
+
+        def pick(a: str, b: str, cond: pl.Series = imp) -> pl.Series:
+            return pl.select(pl.when(cond).then(pl.lit(a)).otherwise(pl.lit(b))).to_series()
+
+        transport = pl.Series(u[:, 2] < 0.6)
+        rail = pick("rail", "air", pl.Series(u[:, 2] < 0.9))
         cols = {
             "declaration_number": ccd,
             "declaration_date": date,
-            "direction": pl.Series(np.where(imp, "ИМ", "ЭК").tolist(), dtype=pl.String),
-            "customs_procedure": pl.Series(np.where(imp, "40", "10").tolist(), dtype=pl.String),
-            "reporting_country": pl.Series(np.where(imp, "ru", s_pc).tolist(), dtype=pl.String),
+            "direction": pick("ИМ", "ЭК"),
+            "customs_procedure": pick("40", "10"),
+            "reporting_country": pl.select(
+                pl.when(imp).then(pl.lit("ru")).otherwise(s_pc)
+            ).to_series(),
             "sender_name": self.names_for(sender, np.ones(n, dtype=bool)),
             "sender_id": w.maybe("taxid", sender, u[:, 0]),
-            "sender_country": pl.Series(s_pc.tolist(), dtype=pl.String),
+            "sender_country": s_pc,
             "sender_address": w.col("address", sender),
-            "receiver_name": self.names_for(receiver, ~imp),
+            "receiver_name": self.names_for(receiver, r_pc != "ru"),
             "receiver_id": w.maybe("taxid", receiver, u[:, 1]),
-            "receiver_country": pl.Series(r_pc.tolist(), dtype=pl.String),
+            "receiver_country": r_pcs,
             "receiver_address": w.col("address", receiver),
-            "trading_country": pl.Series(s_pc.tolist(), dtype=pl.String),
-            "origin_country": pl.Series(origin.tolist(), dtype=pl.String),
-            "departure_country": pl.Series(s_pc.tolist(), dtype=pl.String),
-            "destination_country": pl.Series(r_pc.tolist(), dtype=pl.String),
-            "hs_code": pl.Series(line["hs"][m].tolist(), dtype=pl.String),
-            "goods_description": pl.Series(line["desc"][m].tolist(), dtype=pl.String),
-            "quantity": money(qty, 0),
-            "quantity_unit": pl.Series(line["unit"][m].tolist(), dtype=pl.String),
-            "net_weight_kg": money(line["kg"][m], 1),
+            "trading_country": s_pc,
+            "origin_country": pl.Series(origin, dtype=pl.String),
+            "departure_country": s_pc,
+            "destination_country": r_pcs,
+            "hs_code": g.hs.gather(line.li),
+            "goods_description": g.desc.gather(line.li),
+            "quantity": money(line.qty, 0),
+            "quantity_unit": g.unit.gather(line.li),
+            "net_weight_kg": money(line.kg, 1),
             "invoice_amount": money(value),
             "invoice_currency": "USD",
-            "customs_value_rub": money(rub),
+            "customs_value_rub": money(value * self.rate_usd),
             "usd_rate": money(np.full(n, self.rate_usd), 4),
-            "transport": pl.Series(
-                np.where(u[:, 2] < 0.6, "road", np.where(u[:, 2] < 0.9, "rail", "air")).tolist()
-            ),
+            "transport": pl.select(
+                pl.when(transport).then(pl.lit("road")).otherwise(rail)
+            ).to_series(),
         }
         rids = self.out.emit(
             "customs_declarations.csv",
@@ -541,28 +612,20 @@ class BatchGen:
             },
             days,
         )
-        self._calib_decl(sender, receiver, line["hs"][m], origin, value)
-        return rids
-
-    def _calib_decl(
-        self,
-        sender: IntArray,
-        receiver: IntArray,
-        hs: np.ndarray,
-        origin: np.ndarray,
-        value: FloatArray,
-    ) -> None:
+        # calibration: direct declarations China -> occupied territories (officially none),
+        # and the Chinese share of CHPL electronics declared into Russia
         cal = self.cal
-        s_true = self.true_country[sender]
-        r_true = self.true_country[receiver]
+        s_true, r_true = self.true_country[sender], self.true_country[receiver]
         cal.direct_cn_occupied += int(np.sum((s_true == "cn") & np.isin(r_true, OCCUPIED)))
-        into_ru = self.paper_country[receiver] == "ru"
-        electronics = {str(x["hs"]) for x in _cat_lines("electronics")}
-        is_el = np.asarray([h in chpl_codes() and h in electronics for h in hs])
-        m = into_ru & is_el
+        m = (r_pc == "ru") & g.chpl_electronics[line.li]
         cal.chpl_value_all += float(m.sum())
         cal.chpl_value_cn += float((m & (origin == "cn")).sum())
-        cal.counts["customs_declarations"] += len(sender)
+        cal.counts["customs_declarations"] += n
+        return rids
+
+    def _consumer_goods(self, n: int, u: FloatArray, u2: FloatArray) -> GoodsLine:
+        g = goods_table()
+        return self._goods_line(g.lines("consumer", u), np.full(n, ORDER_VALUE_USD["consumer"]), u2)
 
     def _direct(self, U: FloatArray, days: IntArray) -> None:
         """Civilian goods shipped China -> Russia and paid for (negatives for goods)."""
@@ -570,26 +633,20 @@ class BatchGen:
         if n == 0:
             return
         w = self.w
-        mfr_pool = np.asarray(
-            [i for i in w.role("manufacturer") if w.parties[int(i)].sector == "consumer"]
-        )
-        mfr = self.pick(mfr_pool, U[:, 2])
+        mfr = self.pick(w.where("manufacturer", sector="consumer"), U[:, 2])
         buyer = self.pick(w.role("legit_importer"), U[:, 3])
-        line = self._goods_line(["consumer"] * n, U[:, 4], U[:, 5])
-        origin = np.full(n, "cn", dtype=object)
-        m = np.ones(n, dtype=bool)
-        decl = self._declarations(mfr, buyer, days, line["value"], line, m, origin, m)
+        line = self._consumer_goods(n, U[:, 4], U[:, 5])
+        self.declarations(mfr, buyer, days, line.value, line, np.full(n, "cn"))
         self.out.flow({
             "typology": "legitimate_trade", "channel": "goods_direct", "status": "delivered",
-            "value_usd": pl.Series(line["value"]), "intended_value_usd": pl.Series(line["value"]),
+            "value_usd": pl.Series(line.value), "intended_value_usd": pl.Series(line.value),
             "date": days_to_date(days), "source_id": self.tid(mfr), "sink_id": self.tid(buyer),
             "hops": pl.DataFrame({"a": self.tid(mfr), "b": self.tid(buyer)}).select(
                 pl.concat_list(pl.all())).to_series(),
-            "hs_code": pl.Series(line["hs"].tolist(), dtype=pl.String), "chpl": False,
+            "hs_code": goods_table().hs.gather(line.li), "chpl": False,
             "illicit": False, "rerouted": False,
         })  # fmt: skip
-        _ = decl
-        self.payment_needs(buyer, mfr, line["value"] * self.cny_usd, days + 10, U[:, 6:], "trade")
+        self.payment_needs(buyer, mfr, line.value * self.cny_usd, days + 10, U[:, 6:], "trade")
 
     def _local(self, U: FloatArray, days: IntArray) -> None:
         """Chinese goods sold to buyers in transit countries who keep them (negatives)."""
@@ -597,17 +654,12 @@ class BatchGen:
         if n == 0:
             return
         w = self.w
-        pool = np.asarray(
-            [i for i in w.role("manufacturer") if w.parties[int(i)].sector in ("consumer", "tools")]
-        )
-        mfr = self.pick(pool, U[:, 2])
+        mfr = self.pick(w.where("manufacturer", sector=("consumer", "tools")), U[:, 2])
         buyer = self.pick(w.role("local_buyer"), U[:, 3])
-        line = self._goods_line(["consumer"] * n, U[:, 4], U[:, 5])
-        origin = np.full(n, "cn", dtype=object)
-        m = np.ones(n, dtype=bool)
-        self._declarations(mfr, buyer, days, line["value"], line, m, origin, m)
+        line = self._consumer_goods(n, U[:, 4], U[:, 5])
+        self.declarations(mfr, buyer, days, line.value, line, np.full(n, "cn"))
         self.bank(
-            buyer, mfr, line["value"] * self.cny_usd, "CNY", days + 12, purpose="Payment for goods"
+            buyer, mfr, line.value * self.cny_usd, "CNY", days + 12, purpose="Payment for goods"
         )
 
     # ------------------------------------------------------------------ payment needs
@@ -628,15 +680,14 @@ class BatchGen:
         payer, blk_p = self.resolve(payer, days)
         bbank = w.bank_of[benef]
         major = self.is_major[bbank]
-        rej_p = np.where(
-            major, s.num("cn_bank_rejection_rate"), s.num("regional_bank_rejection_rate")
-        )
-        rej_p = np.where(
-            self.bank_opened[bbank] & (days >= self.from_day),
-            s.num("regional_bank_rejection_rate"),
-            rej_p,
-        )
-        rejected = U[:, 0] < rej_p
+        # Exactly the scenario's share of attempts is rejected at major and at regional banks;
+        # a bank a policy opens rejects, from the policy date, as a regional bank does.
+        regional_rate = s.num("regional_bank_rejection_rate")
+        rej_p = np.where(major, s.num("cn_bank_rejection_rate"), regional_rate)
+        rejected = exact_share(U[:, 0], rej_p, major.astype(np.int64))
+        opened = self.bank_opened[bbank] & (days >= self.from_day)
+        if opened.any():
+            rejected[opened] = exact_share(U[opened, 0], regional_rate)
         attempt = self.bank(
             payer,
             benef,
@@ -730,8 +781,7 @@ class BatchGen:
             inst_all = np.concatenate([e[0] for e in evid])
             rid_all = np.concatenate([e[1] for e in evid])
             pays = np.unique(inst_all)
-            pos = {int(v): k for k, v in enumerate(pays)}
-            local = np.asarray([pos[int(v)] for v in inst_all], dtype=np.int64)
+            local = np.searchsorted(pays, inst_all)
             hops_sel = hops_all.gather(pl.Series(pays))
             members = [hops_sel.list.get(k, null_on_oob=True) for k in range(8)]
             ids = self.out.scheme(
@@ -845,16 +895,9 @@ class BatchGen:
         return wid, addr
 
     def _known_wallet(self, holder: IntArray, u: FloatArray) -> tuple[pl.Series, pl.Series]:
-        w = self.w
-        addrs, tids = [], []
-        for h, x in zip(holder, u, strict=True):
-            ws = (
-                w.wallets_of.get(int(h)) or w.wallets_of.get(int(w.parties[int(h)].true_idx)) or [0]
-            )
-            k = ws[int(x * len(ws)) % len(ws)]
-            addrs.append(w.wallets[k][0])
-            tids.append(f"wal-k{k:06d}")
-        return pl.Series(addrs, dtype=pl.String), pl.Series(tids, dtype=pl.String)
+        """Address and true id of one known wallet of each holder."""
+        k = pl.Series(self.w.wallet_of(holder, u))
+        return self.w.w_address.gather(k), self.w.w_tid.gather(k)
 
     def usdt(
         self,
@@ -906,10 +949,9 @@ class BatchGen:
         U: FloatArray,
     ) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
         w, s = self.w, self.s
-        len(payer)
         desks = w.role("otc_desk")
-        ru_side = np.asarray([i for i in desks if not w.parties[int(i)].extra.get("cn_side")])
-        cn_side = np.asarray([i for i in desks if w.parties[int(i)].extra.get("cn_side")])
+        ru_side = desks[~w.a_cn_side[desks]]
+        cn_side = desks[w.a_cn_side[desks]]
         d_ru, b1 = self.resolve(self.pick(ru_side, U[:, 7]), days)
         d_cn, b2 = self.resolve(self.pick(cn_side, U[:, 8]), days + 2)
         ok = ~(b1 | b2)
@@ -1048,22 +1090,9 @@ class BatchGen:
         U: FloatArray,
     ) -> tuple[pl.Series, IntArray, IntArray, BoolArray]:
         w, s = self.w, self.s
-        len(payer)
         brokers = self.pick(w.role("netting_broker"), U[:, 7])
-        ru_ag = np.asarray(
-            [
-                w.parties[int(b)].extra["agents"][0][int(u * 3) % 3]
-                for b, u in zip(brokers, U[:, 8], strict=True)
-            ],
-            dtype=np.int64,
-        )
-        cn_ag = np.asarray(
-            [
-                w.parties[int(b)].extra["agents"][1][int(u * 3) % 3]
-                for b, u in zip(brokers, U[:, 9], strict=True)
-            ],
-            dtype=np.int64,
-        )
+        ru_ag = w.agents_ru[brokers, (U[:, 8] * 3).astype(np.int64) % 3]
+        cn_ag = w.agents_cn[brokers, (U[:, 9] * 3).astype(np.int64) % 3]
         ru_ag, b1 = self.resolve(ru_ag, days)
         cn_ag, b2 = self.resolve(cn_ag, days)
         ok = ~(b1 | b2)
@@ -1241,20 +1270,25 @@ class BatchGen:
             days)  # fmt: skip
 
     def _branches_for(
-        self, who: IntArray, u: FloatArray, days: IntArray
+        self, who: IntArray, u: FloatArray, days: IntArray, spread: bool = False
     ) -> tuple[IntArray, BoolArray]:
-        w = self.w
-        branches = w.role("branch")
-        regions = np.asarray([w.parties[int(b)].region for b in branches], dtype=object)
-        reg = np.asarray([w.parties[int(i)].region for i in who], dtype=object)
-        out = np.empty(len(who), dtype=np.int64)
-        for r in np.unique(reg):
-            m = reg == r
-            pool = branches[regions == r]
-            if len(pool) == 0:
-                pool = branches
-            out[m] = self.pick(pool, u[m])
-        return self.resolve(out, days)
+        """A branch in the region of each buyer (any branch where the region has none).
+        ``spread``: every branch of a region serves some of its buyers."""
+        branches = self.w.role("branch")
+        b_region = self.w.a_region[branches]
+        n_regions = int(max(b_region.max(initial=-1), self.w.a_region.max(initial=-1))) + 1
+        size = np.bincount(b_region[b_region >= 0], minlength=n_regions)
+        order = np.argsort(b_region, kind="stable")
+        start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+        reg = self.w.a_region[who]
+        local = (reg >= 0) & (size[np.maximum(reg, 0)] > 0)
+        group = np.where(local, reg, n_regions)
+        if spread:
+            u = strata(u, group)
+        cnt = np.where(local, size[np.maximum(reg, 0)], len(branches))
+        k = np.minimum((u * cnt).astype(np.int64), cnt - 1)
+        pos = np.where(local, order[np.minimum(start[np.maximum(reg, 0)] + k, len(order) - 1)], k)
+        return self.resolve(branches[pos], days)
 
     def _via_cash_yuan(
         self,
@@ -1310,14 +1344,9 @@ class BatchGen:
         days = d0 + (U[:, 0] * (d1 - d0)).astype(np.int64)
         payer = self.pick(w.role("sme"), U[:, 1])
         pool = np.concatenate(
-            [
-                w.role("cn_trader"),
-                np.asarray(
-                    [i for i in w.role("manufacturer") if w.parties[int(i)].sector == "consumer"]
-                ),
-            ]
+            [w.where("cn_trader", country="cn"), w.where("manufacturer", sector="consumer")]
         )
-        pool = pool[[w.parties[int(i)].country == "cn" for i in pool]]
+        pool = pool[w.a_country[pool] == "cn"]
         benef = self.pick(pool, U[:, 2])
         value = 150_000.0 * np.exp(1.1 * (U[:, 3] - 0.5) * 3)
         self.payment_needs(payer, benef, value, days, U[:, 4:], "sme")
@@ -1338,7 +1367,7 @@ class BatchGen:
             ]
         )
         cn = np.concatenate([w.role("cn_company"), w.role("manufacturer")])
-        cn = cn[[w.parties[int(i)].country == "cn" for i in cn]]
+        cn = cn[w.a_country[cn] == "cn"]
         is_cn = U[:, 1] < 0.3
         a = np.where(is_cn, self.pick(cn, U[:, 2]), self.pick(ru, U[:, 2]))
         b = np.where(is_cn, self.pick(cn, U[:, 3]), self.pick(ru, U[:, 3]))
@@ -1346,43 +1375,58 @@ class BatchGen:
             a == b, np.where(is_cn, self.pick(cn, 1 - U[:, 3]), self.pick(ru, 1 - U[:, 3])), b
         )
         amount = 300_000.0 * np.exp(1.2 * (U[:, 4] - 0.5) * 3)
-        cur = pl.Series(np.where(is_cn, "CNY", "RUB").tolist(), dtype=pl.String)
+        cur = pl.select(
+            pl.when(pl.Series(is_cn)).then(pl.lit("CNY")).otherwise(pl.lit("RUB"))
+        ).to_series()
         self.bank(a, b, amount, cur, days, purpose="Оплата по договору")
 
     def crypto_noise(self, n: int, d0: int, d1: int) -> None:
+        """USDT transfers between retail wallets, and deposits to and withdrawals from the
+        exchanges. A closed exchange loses its deposits and withdrawals from the policy date:
+        users move to another exchange or an OTC desk (``adapt_probability``) or stop."""
         if n == 0:
             return
         w = self.w
-        U = self.rng.random((n, 5))
+        U = self.rng.random((n, 7))
         days = d0 + (U[:, 0] * (d1 - d0)).astype(np.int64)
         pool = len(w.noise_wallets)
         a = (U[:, 1] * pool).astype(np.int64)
         b = (U[:, 2] * pool).astype(np.int64)
         b = np.where(a == b, (b + 1) % pool, b)
-        ex = w.exchange_wallets
+        ex = np.asarray(w.exchange_wallets, dtype=np.int64)
         to_ex = U[:, 3] < 0.3
         from_ex = (U[:, 3] >= 0.3) & (U[:, 3] < 0.5)
-        addr = w.noise_addr
-        tids = w.noise_tid
-        ex_addr = pl.Series([w.wallets[k][0] for k in ex], dtype=pl.String)
-        ex_tid = pl.Series([f"wal-k{k:06d}" for k in ex], dtype=pl.String)
-        ek = pl.Series((U[:, 4] * len(ex)).astype(np.int64))
-        # exchange closures apply to deposits and withdrawals after the policy date
-        src_a = pl.select(
-            pl.when(pl.Series(from_ex))
-            .then(ex_addr.gather(ek))
-            .otherwise(addr.gather(pl.Series(a)))
-        ).to_series()
-        src_t = pl.select(
-            pl.when(pl.Series(from_ex)).then(ex_tid.gather(ek)).otherwise(tids.gather(pl.Series(a)))
-        ).to_series()
-        dst_a = pl.select(
-            pl.when(pl.Series(to_ex)).then(ex_addr.gather(ek)).otherwise(addr.gather(pl.Series(b)))
-        ).to_series()
-        dst_t = pl.select(
-            pl.when(pl.Series(to_ex)).then(ex_tid.gather(ek)).otherwise(tids.gather(pl.Series(b)))
-        ).to_series()
+        wk = ex[np.minimum((U[:, 4] * len(ex)).astype(np.int64), len(ex) - 1)]
+        keep = np.ones(n, dtype=bool)
+        closed = self.closed_mask[w.w_holder]
+        hit = (to_ex | from_ex) & closed[wk] & (days >= self.from_day)
+        if hit.any():
+            service = np.isin(w.a_role[w.w_holder], ("exchange", "otc_desk")) & ~closed
+            alt = np.nonzero(service)[0]
+            adapt = U[:, 6] < self.s.num("adapt_probability")
+            if len(alt):
+                wk = np.where(hit & adapt, alt[(U[:, 5] * len(alt)).astype(np.int64)], wk)
+            keep = ~hit | (adapt & (len(alt) > 0))
+        wk_s = pl.Series(wk)
+        ex_addr, ex_tid = w.w_address.gather(wk_s), w.w_tid.gather(wk_s)
+
+        def side(use_ex: BoolArray, noise: IntArray) -> tuple[pl.Series, pl.Series]:
+            m = pl.Series(use_ex)
+            k = pl.Series(noise)
+            addr = w.noise_addr.gather(k)
+            tid = w.noise_tid.gather(k)
+            return (
+                pl.select(pl.when(m).then(ex_addr).otherwise(addr)).to_series(),
+                pl.select(pl.when(m).then(ex_tid).otherwise(tid)).to_series(),
+            )
+
+        src_a, src_t = side(from_ex, a)
+        dst_a, dst_t = side(to_ex, b)
         amount = 300.0 * np.exp(1.5 * (self.rng.random(n) - 0.5) * 4)
+        if not keep.all():
+            k = pl.Series(keep)
+            src_a, src_t, dst_a, dst_t = (x.filter(k) for x in (src_a, src_t, dst_a, dst_t))
+            amount, days = amount[keep], days[keep]
         self.usdt(src_a, src_t, dst_a, dst_t, amount, days)
 
     def app_noise(self, n: int, d0: int, d1: int) -> None:
@@ -1404,7 +1448,7 @@ class BatchGen:
         U = self.rng.random((n, 4))
         days = d0 + (U[:, 0] * (d1 - d0)).astype(np.int64)
         buyer = self.pick(w.role("individual"), U[:, 1])
-        branch, blk = self._branches_for(buyer, U[:, 2], days)
+        branch, blk = self._branches_for(buyer, U[:, 2], days, spread=True)
         big = U[:, 3] < 0.03  # occasional large single purchases: hard negatives
         cny = np.where(
             big, 30_000 + 15_000 * self.rng.random(n), 300 + 8_000 * self.rng.random(n) ** 2

@@ -36,6 +36,13 @@ __all__ = [
 ]
 
 Kind = Literal["number", "int", "date", "range", "weights", "dates", "counts"]
+# How a simulated value is compared with its seed figure. A figure the source gives as a
+# maximum ("up to", "as much as") is an upper bound: the simulated value may not exceed it
+# (by more than the tolerance) and must reach a floor the scenario states with its reason.
+# A minimum ("more than") is a lower bound, capped by a stated ceiling. Other figures are
+# two-sided: within the tolerance either way.
+Check = Literal["two_sided", "upper_bound", "lower_bound"]
+CHECKS: tuple[Check, ...] = ("two_sided", "upper_bound", "lower_bound")
 
 # Every parameter the generator reads, with the shape its value must have.
 REQUIRED: dict[str, Kind] = {
@@ -151,6 +158,10 @@ class CalibrationSpec:
     metric: str
     abs_tol: float | None = None
     rel_tol: float | None = None
+    check: Check = "two_sided"
+    floor: float | None = None
+    ceiling: float | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +209,16 @@ class Scenario:
                 k: {"value": _plain(p.value), "source": p.source} for k, p in self.params.items()
             },
             "calibration": [
-                {"key": c.key, "metric": c.metric, "abs": c.abs_tol, "rel": c.rel_tol}
+                {
+                    "key": c.key,
+                    "metric": c.metric,
+                    "check": c.check,
+                    "abs": c.abs_tol,
+                    "rel": c.rel_tol,
+                    "floor": c.floor,
+                    "ceiling": c.ceiling,
+                    "reason": c.reason,
+                }
                 for c in self.calibration
             ],
         }
@@ -354,16 +374,36 @@ def _parse_calibration(label: str, raw: Any) -> tuple[CalibrationSpec, ...]:
             raise ConfigError(f"{where}.metric: unknown metric {metric!r}")
         if not isinstance(tol, dict) or not ({"abs", "rel"} & set(tol)):
             raise ConfigError(f"{where}.tolerance: expected {{abs: x}} or {{rel: x}}")
-        abs_tol, rel_tol = tol.get("abs"), tol.get("rel")
-        for t in (abs_tol, rel_tol):
-            if t is not None and (not isinstance(t, int | float) or t < 0):
-                raise ConfigError(f"{where}.tolerance: must be a non-negative number")
+        unknown = set(tol) - {"abs", "rel", "floor", "ceiling", "reason"}
+        if unknown:
+            raise ConfigError(f"{where}.tolerance: unknown keys {sorted(unknown)}")
+        numbers: dict[str, float | None] = {}
+        for k in ("abs", "rel", "floor", "ceiling"):
+            t = tol.get(k)
+            if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or t < 0):
+                raise ConfigError(f"{where}.tolerance.{k}: must be a non-negative number")
+            numbers[k] = None if t is None else float(t)
+        kind = str(seed_figures()[key].get("kind", ""))
+        check = entry.get("check", kind if kind in CHECKS else "two_sided")
+        if check not in CHECKS:
+            raise ConfigError(f"{where}.check: expected one of {', '.join(CHECKS)}")
+        reason = str(tol.get("reason", "")).strip()
+        bound = {"upper_bound": "floor", "lower_bound": "ceiling"}.get(check)
+        if bound is not None and (numbers[bound] is None or not reason):
+            raise ConfigError(
+                f"{where}.tolerance: {key} is an {check.replace('_', ' ')}: "
+                f"state the {bound} and the reason for it"
+            )
         specs.append(
             CalibrationSpec(
                 str(key),
                 str(metric),
-                None if abs_tol is None else float(abs_tol),
-                None if rel_tol is None else float(rel_tol),
+                numbers["abs"],
+                numbers["rel"],
+                check,
+                numbers["floor"],
+                numbers["ceiling"],
+                reason,
             )
         )
     return tuple(specs)

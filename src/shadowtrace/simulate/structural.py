@@ -14,7 +14,7 @@ import numpy.typing as npt
 import orjson
 import polars as pl
 
-from shadowtrace.simulate.flows import BatchGen
+from shadowtrace.simulate.flows import BatchGen, GoodsLine, goods_table
 from shadowtrace.simulate.records import Calib, Out, days_to_date, money, n_str
 from shadowtrace.simulate.world import NEVER, World, day, goods, places
 
@@ -409,6 +409,7 @@ def bulk_trade(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal:
     h1_25 = t24 / 2 * (1 + s.num("ru_cn_trade_growth_h1_2025"))
     per = s.num("bulk_tonnes_per_declaration")
     lines = goods()["bulk_export"]
+    table = goods_table()
     periods = [(dt.date(2023, 1, 1), dt.date(2023, 6, 30), t23 / 2),
                (dt.date(2023, 7, 1), dt.date(2023, 12, 31), t23 / 2),
                (dt.date(2024, 1, 1), dt.date(2024, 6, 30), t24 / 2),
@@ -421,32 +422,16 @@ def bulk_trade(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal:
         weights = 0.6 + 0.8 * rng.random(k)
         t = weights / weights.sum() * tonnes
         days = day(d0) + np.sort(rng.integers(0, (d1 - d0).days + 1, k))
-        li = rng.integers(0, len(lines), k)
-        line = {
-            "hs": np.asarray([lines[i]["hs"] for i in li], dtype=object),
-            "desc": np.asarray([lines[i]["ru"] for i in li], dtype=object),
-            "unit": np.asarray(["т"] * k, dtype=object),
-            "qty": np.round(t, 0),
-            "kg": t * 1000.0,
-        }
-        value = t * np.asarray([float(lines[i]["unit_usd"]) for i in li])
+        li = table.start["bulk_export"] + rng.integers(0, len(lines), k)
+        line = GoodsLine(li, np.round(t, 0), t * table.unit_usd[li], t * 1000.0)
         sender = gen.pick(exp, rng.random(k))
         receiver = gen.pick(imp, rng.random(k))
-        gen._declarations(
-            sender,
-            receiver,
-            days,
-            value,
-            line,
-            np.ones(k, dtype=bool),
-            np.full(k, "ru", dtype=object),
-            np.ones(k, dtype=bool),
-        )
+        gen.declarations(sender, receiver, days, line.value, line, np.full(k, "ru"))
         for y in (2023, 2024, 2025):
             m = (days >= day(dt.date(y, 1, 1))) & (days <= day(dt.date(y, 12, 31)))
             h1 = m & (days <= day(dt.date(y, 6, 30)))
-            cal.tonnes[f"{y}"] += float(np.round(line["kg"][m], 1).sum() / 1000)
-            cal.tonnes[f"{y}H1"] += float(np.round(line["kg"][h1], 1).sum() / 1000)
+            cal.tonnes[f"{y}"] += float(np.round(line.kg[m], 1).sum() / 1000)
+            cal.tonnes[f"{y}H1"] += float(np.round(line.kg[h1], 1).sum() / 1000)
 
 
 def labour(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: Calib) -> None:
@@ -514,7 +499,16 @@ def labour(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: Cal
     cal.dprk_requested += int(requested.sum())
     # money back: quarterly transfers of the state's share, employer -> front company
     active = np.nonzero(kind < 2)[0]
-    q_days = np.arange(day(dt.date(2023, 3, 31)), day(s.date("period_end")) + 1, 91)
+    # at each calendar quarter end, so that a year has four payments per contract
+    q_days = np.asarray(
+        [
+            day(dt.date(y, m, 30 if m in (6, 9) else 31))
+            for y in range(s.date("period_start").year, s.date("period_end").year + 1)
+            for m in (3, 6, 9, 12)
+            if s.date("period_start") <= dt.date(y, m, 28) <= s.date("period_end")
+        ],
+        dtype=np.int64,
+    )
     ci = np.repeat(active, len(q_days))
     qd = np.tile(q_days, len(active))
     live = (qd >= start[ci]) & (qd <= end[ci])

@@ -26,12 +26,15 @@ from shadowtrace.simulate.names import NameSet
 from shadowtrace.simulate.policy import Policy
 from shadowtrace.simulate.scenario import Scenario
 
-__all__ = ["EPOCH", "Party", "World", "build_world", "day", "goods", "places"]
+__all__ = ["EPOCH", "OCCUPIED", "Party", "World", "build_world", "day", "goods", "places"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 EPOCH = dt.date(2000, 1, 1)
 NEVER = 10**6
+OCCUPIED = ("ua", "ua-dpr", "ua-lpr", "ua-cri")
+# Region (places.yml key) of a person by country, for the branch they buy cash yuan at.
+_PERSON_REGION = {"ua-dpr": "donetsk", "ua-lpr": "luhansk", "ua-cri": "crimea"}
 
 CN_DIVISIONS = {
     "深圳": "440300", "广州": "440100", "东莞": "441900", "上海": "310115", "宁波": "330200",
@@ -132,6 +135,7 @@ class World:
         self.missing_id_rate = scenario.num("missing_id_rate")
         self.wallets: list[tuple[str, int, str]] = []  # address, holder slot, label
         self.wallets_of: dict[int, list[int]] = {}
+        self._roles: dict[str, IntArray] | None = None
 
     # ---- construction ---------------------------------------------------------------
     def add(self, kind: str, role: str, country: str, ns: NameSet, **attrs: Any) -> int:
@@ -145,6 +149,8 @@ class World:
 
     def role(self, role: str) -> IntArray:
         """Slots of the base parties with ``role`` (not renamed slots, not substitutes)."""
+        if self._roles is not None:
+            return self._roles.get(role, np.zeros(0, dtype=np.int64))
         return np.asarray(
             [
                 i
@@ -218,7 +224,70 @@ class World:
             k for k, wl in enumerate(self.wallets) if self.parties[wl[1]].role == "exchange"
         ]
         self.w_address = pl.Series([w[0] for w in self.wallets], dtype=pl.String)
+        self.w_tid = pl.Series([f"wal-k{k:06d}" for k in range(len(self.wallets))])
         self.w_holder = np.asarray([w[1] for w in self.wallets], dtype=np.int64)
+        self._freeze_arrays()
+
+    def _freeze_arrays(self) -> None:
+        """Per-slot numpy arrays that bulk generation selects and compares with."""
+        ps = self.parties
+        n = len(ps)
+        self.a_role = np.asarray([p.role for p in ps])
+        self.a_sector = np.asarray([p.sector for p in ps])
+        self.a_country = np.asarray([p.country for p in ps])
+        # Records from the occupied territories name Russia as the country.
+        self.a_paper = np.where(np.isin(self.a_country, OCCUPIED), "ru", self.a_country)
+        self.cols["paper_country"] = pl.Series(self.a_paper.tolist(), dtype=pl.String)
+        self.a_origin = np.asarray([str(p.extra.get("origin", "cn")) for p in ps])
+        self.a_cn_side = np.asarray([bool(p.extra.get("cn_side")) for p in ps])
+        self.a_base = np.asarray(
+            [not p.rename_slot and "substitute_for" not in p.extra for p in ps], dtype=bool
+        )
+        roles: dict[str, list[int]] = {}
+        for i in np.nonzero(self.a_base)[0].tolist():
+            roles.setdefault(ps[i].role, []).append(i)
+        self._roles = {k: np.asarray(v, dtype=np.int64) for k, v in roles.items()}
+        # the region a party buys cash yuan in: its own, or its country's for persons
+        keys = [x["key"] for x in places()["occupied"]]
+        region = np.full(n, -1, dtype=np.int64)
+        for p in ps:
+            key = p.extra.get("region_key") or _PERSON_REGION.get(p.country)
+            if key is None and p.country == "ua":
+                key = ("zaporizhzhia", "kherson")[p.true_idx % 2]
+            if key in keys:
+                region[p.idx] = keys.index(key)
+        self.a_region = region
+        # wallets of each slot (a renamed slot uses those of its party): offsets into a list
+        lists = [
+            self.wallets_of.get(i) or self.wallets_of.get(p.true_idx) or []
+            for i, p in enumerate(ps)
+        ]
+        self.wal_n = np.asarray([len(x) for x in lists], dtype=np.int64)
+        self.wal_off = np.concatenate([[0], np.cumsum(self.wal_n)[:-1]]).astype(np.int64)
+        self.wal_list = np.asarray([k for x in lists for k in x], dtype=np.int64)
+        # the agents of each netting broker: three on the Russian side, three in China
+        self.agents_ru = np.full((n, 3), -1, dtype=np.int64)
+        self.agents_cn = np.full((n, 3), -1, dtype=np.int64)
+        for p in ps:
+            if "agents" in p.extra:
+                self.agents_ru[p.idx] = p.extra["agents"][0]
+                self.agents_cn[p.idx] = p.extra["agents"][1]
+
+    def where(self, role: str, **attrs: str | tuple[str, ...]) -> IntArray:
+        """Base slots of ``role`` whose attributes (sector, country) take the values given."""
+        pool = self.role(role)
+        arrays = {"sector": self.a_sector, "country": self.a_country}
+        for attr, value in attrs.items():
+            values = (value,) if isinstance(value, str) else value
+            pool = pool[np.isin(arrays[attr][pool], values)]
+        return pool
+
+    def wallet_of(self, holder: IntArray, u: FloatArray) -> IntArray:
+        """One known wallet (index into ``wallets``) of each holder, chosen by ``u``."""
+        cnt = self.wal_n[holder]
+        k = np.minimum((u * cnt).astype(np.int64), np.maximum(cnt - 1, 0))
+        pos = np.minimum(self.wal_off[holder] + k, len(self.wal_list) - 1)
+        return np.where(cnt > 0, self.wal_list[pos], 0)
 
     def name(self, idx: IntArray, ctx: str, u: FloatArray) -> pl.Series:
         """Names of the slots ``idx`` as records spell them (``ctx``: native or latin)."""

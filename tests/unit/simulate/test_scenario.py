@@ -54,3 +54,35 @@ def test_policy_validation(tmp_path: Path):
     f.write_text("sanction: [a]\nfrom_date: nope\n")
     with pytest.raises(ConfigError, match=r"p.yml: from_date"):
         load_policy(f)
+
+
+def test_bound_figures_need_a_floor_or_ceiling_with_a_reason(tmp_path: Path):
+    scn = load_scenario("default")
+    checks = {c.key: c for c in scn.calibration}
+    revenue = checks["russian_far_east.dprk_revenue_usd_per_year"]
+    assert revenue.check == "upper_bound" and revenue.floor and revenue.reason
+    official = checks["russian_far_east.dprk_workers_official"]
+    assert official.check == "lower_bound" and official.ceiling and official.reason
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "name: x\nextends: default\ncalibration:\n"
+        "  - {key: russian_far_east.dprk_revenue_usd_per_year, metric: dprk_revenue_usd_2024,"
+        " tolerance: {rel: 0.05}}\n"
+    )
+    with pytest.raises(ConfigError, match="state the floor and the reason"):
+        load_scenario(bad)
+
+
+def test_one_sided_checks_pass_inside_the_bound_and_fail_outside():
+    from shadowtrace.simulate.calibration import _judge
+    from shadowtrace.simulate.scenario import CalibrationSpec
+
+    upper = CalibrationSpec("k", "m", rel_tol=0.05, check="upper_bound", floor=250.0, reason="r")
+    assert _judge(upper, 500.0, 480.0)[0] and _judge(upper, 500.0, 520.0)[0]
+    assert not _judge(upper, 500.0, 530.0)[0] and not _judge(upper, 500.0, 200.0)[0]
+    lower = CalibrationSpec("k", "m", rel_tol=0.05, check="lower_bound", ceiling=900.0, reason="r")
+    assert _judge(lower, 500.0, 800.0)[0] and not _judge(lower, 500.0, 950.0)[0]
+    assert not _judge(lower, 500.0, 470.0)[0]
+    two = CalibrationSpec("k", "m", abs_tol=0.03)
+    assert _judge(two, 0.8, 0.82)[0] and not _judge(two, 0.8, 0.84)[0]
+    assert not _judge(two, 0.8, float("nan"))[0]
