@@ -37,21 +37,86 @@ __all__ = ["SOURCES", "SimulationResult", "simulate"]
 
 # path, dataset, format, description. The mapping is mappings/<dataset>.yml.
 SOURCES: list[tuple[str, str, str, str]] = [
-    ("registry_ru.csv", "registry_ru", "csv", "Russian company registry extract (EGRUL-like), Cyrillic, INN/OGRN"),
-    ("registry_cn.csv", "registry_cn", "csv", "Chinese company registry extract, Chinese characters, USCC"),
-    ("registry_intl.csv", "registry_intl", "csv", "Third-country company registries (KZ, KG, AM, GE, AE, TR, HK, UZ), Latin script"),
-    ("customs_declarations.csv", "customs", "csv", "Customs declarations: Chinese and transit-country exports, Russian imports"),
-    ("bank_payments.csv", "bank_payments", "csv", "Bank payment messages with their status (accepted or rejected)"),
-    ("usdt_transfers.parquet", "usdt_transfers", "parquet", "USDT (TRON) transfers: hash, from, to, amount, token, timestamp"),
+    (
+        "registry_ru.csv",
+        "registry_ru",
+        "csv",
+        "Russian company registry extract (EGRUL-like), Cyrillic, INN/OGRN",
+    ),
+    (
+        "registry_cn.csv",
+        "registry_cn",
+        "csv",
+        "Chinese company registry extract, Chinese characters, USCC",
+    ),
+    (
+        "registry_intl.csv",
+        "registry_intl",
+        "csv",
+        "Third-country company registries (KZ, KG, AM, GE, AE, TR, HK, UZ), Latin script",
+    ),
+    (
+        "customs_declarations.csv",
+        "customs",
+        "csv",
+        "Customs declarations: Chinese and transit-country exports, Russian imports",
+    ),
+    (
+        "bank_payments.csv",
+        "bank_payments",
+        "csv",
+        "Bank payment messages with their status (accepted or rejected)",
+    ),
+    (
+        "usdt_transfers.parquet",
+        "usdt_transfers",
+        "parquet",
+        "USDT (TRON) transfers: hash, from, to, amount, token, timestamp",
+    ),
     ("wallet_labels.csv", "wallet_labels", "csv", "Wallet attributions of exchanges and OTC desks"),
-    ("app_payments.csv", "app_payments", "csv", "Alipay and WeChat Pay transfers between app accounts"),
-    ("cash_yuan_sales.csv", "cash_yuan_sales", "csv", "Cash-yuan sales at bank branches in the occupied territories"),
-    ("netting_ledger.csv", "netting_ledger", "csv", "Seized ledger of a friend-transaction (netting) broker"),
-    ("asset_inventory.csv", "asset_inventory", "csv", "Inventory of base stations and quarry and mining machinery"),
-    ("labour_contracts.csv", "labour_contracts", "csv", "Labour contracts and requests for foreign workers, Far East"),
-    ("investment_projects.csv", "investment_projects", "csv", "Register of Chinese investment projects in the Far East"),
-    ("sanctions.ftm.json", "sanctions", "ftm", "Sanctions list as FtM entity JSON lines (entities and Sanction records)"),
-]  # fmt: skip
+    (
+        "app_payments.csv",
+        "app_payments",
+        "csv",
+        "Alipay and WeChat Pay transfers between app accounts",
+    ),
+    (
+        "cash_yuan_sales.csv",
+        "cash_yuan_sales",
+        "csv",
+        "Cash-yuan sales at bank branches in the occupied territories",
+    ),
+    (
+        "netting_ledger.csv",
+        "netting_ledger",
+        "csv",
+        "Seized ledger of a friend-transaction (netting) broker",
+    ),
+    (
+        "asset_inventory.csv",
+        "asset_inventory",
+        "csv",
+        "Inventory of base stations and quarry and mining machinery",
+    ),
+    (
+        "labour_contracts.csv",
+        "labour_contracts",
+        "csv",
+        "Labour contracts and requests for foreign workers, Far East",
+    ),
+    (
+        "investment_projects.csv",
+        "investment_projects",
+        "csv",
+        "Register of Chinese investment projects in the Far East",
+    ),
+    (
+        "sanctions.ftm.json",
+        "sanctions",
+        "ftm",
+        "Sanctions list as FtM entity JSON lines (entities and Sanction records)",
+    ),
+]
 RECORDS_SCHEMA = pa.schema(
     [("file", pa.string()), ("row", pa.int64()), ("origin", pa.string()), ("true_id", pa.string())]
 )
@@ -72,8 +137,13 @@ class SimulationResult:
 
     @property
     def transactions(self) -> int:
-        keys = ("bank_payments.csv", "usdt_transfers.parquet", "app_payments.csv",
-                "cash_yuan_sales.csv", "customs_declarations.csv")  # fmt: skip
+        keys = (
+            "bank_payments.csv",
+            "usdt_transfers.parquet",
+            "app_payments.csv",
+            "cash_yuan_sales.csv",
+            "customs_declarations.csv",
+        )
         return sum(self.counts.get(k, 0) for k in keys)
 
     @property
@@ -181,7 +251,7 @@ class _Writers:
             )
         if batch.flows:
             flows = pl.concat(batch.flows, how="diagonal_relaxed")
-            self._gt("flows", flows.select(sorted(flows.columns, key=_FLOW_ORDER.index)))
+            self._gt("flows", flows.select([c for c in _FLOW_ORDER if c in flows.columns]))
         if batch.wallets:
             wl = pl.concat(batch.wallets)
             self._gt("wallets", wl)
@@ -201,14 +271,43 @@ class _Writers:
         self.records.close()
 
 
-_FLOW_ORDER = ["flow_id", "typology", "channel", "status", "illicit", "rerouted", "value_usd",
-               "intended_value_usd", "date", "source_id", "sink_id", "hops", "hs_code", "chpl"]  # fmt: skip
+_FLOW_ORDER = [
+    "flow_id",
+    "typology",
+    "channel",
+    "status",
+    "illicit",
+    "rerouted",
+    "value_usd",
+    "intended_value_usd",
+    "date",
+    "source_id",
+    "sink_id",
+    "hops",
+    "hs_code",
+    "chpl",
+]
 
 
 def _entities_table(w: World) -> pl.DataFrame:
-    rows: dict[str, list[Any]] = {k: [] for k in (
-        "true_id", "kind", "role", "sector", "country", "canonical_name", "latin_name", "sanctioned",
-        "listed_date", "adaptation", "predecessor_id", "substitute_for_id", "holder_id")}  # fmt: skip
+    rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "true_id",
+            "kind",
+            "role",
+            "sector",
+            "country",
+            "canonical_name",
+            "latin_name",
+            "sanctioned",
+            "listed_date",
+            "adaptation",
+            "predecessor_id",
+            "substitute_for_id",
+            "holder_id",
+        )
+    }
     seen: set[str] = set()
     for p in w.parties:
         tid = w.true_id(p.idx)
@@ -243,21 +342,38 @@ def _wallet_labels(w: World, out: Out) -> None:
         tids.append(f"wal-k{k:06d}")
         holders.append(w.true_id(holder))
     n = len(addrs)
-    out.emit("wallet_labels.csv", {
-        "address": pl.Series(addrs), "label": pl.Series(labels), "entity_name": pl.Series(names),
-        "category": pl.Series(cats), "source": "attribution export",
-    }, {"wallet": pl.Series(tids), "holder": pl.Series(holders)}, np.zeros(n, dtype=np.int64))  # fmt: skip
+    out.emit(
+        "wallet_labels.csv",
+        {
+            "address": pl.Series(addrs),
+            "label": pl.Series(labels),
+            "entity_name": pl.Series(names),
+            "category": pl.Series(cats),
+            "source": "attribution export",
+        },
+        {"wallet": pl.Series(tids), "holder": pl.Series(holders)},
+        np.zeros(n, dtype=np.int64),
+    )
 
 
 def _known_wallets(w: World) -> pl.DataFrame:
-    return pl.DataFrame({
-        "true_id": [f"wal-k{k:06d}" for k in range(len(w.wallets))],
-        "address": [x[0] for x in w.wallets],
-        "holder": [w.true_id(x[1]) for x in w.wallets],
-        "label": [x[2] for x in w.wallets],
-    }).vstack(pl.DataFrame({"true_id": w.noise_tid, "address": w.noise_addr,
-                            "holder": pl.Series([None] * len(w.noise_tid), dtype=pl.String),
-                            "label": pl.Series(["retail"] * len(w.noise_tid))}))  # fmt: skip
+    return pl.DataFrame(
+        {
+            "true_id": [f"wal-k{k:06d}" for k in range(len(w.wallets))],
+            "address": [x[0] for x in w.wallets],
+            "holder": [w.true_id(x[1]) for x in w.wallets],
+            "label": [x[2] for x in w.wallets],
+        }
+    ).vstack(
+        pl.DataFrame(
+            {
+                "true_id": w.noise_tid,
+                "address": w.noise_addr,
+                "holder": pl.Series([None] * len(w.noise_tid), dtype=pl.String),
+                "label": pl.Series(["retail"] * len(w.noise_tid)),
+            }
+        )
+    )
 
 
 def simulate(
@@ -306,10 +422,13 @@ def simulate(
     rid = out0.rid
 
     per_scale = {
-        "trade": scn.num("trade_orders_per_scale"), "sme": scn.num("sme_payments_per_scale"),
-        "domestic": scn.num("domestic_payments_per_scale"), "crypto": scn.num("crypto_noise_per_scale"),
-        "app": scn.num("app_noise_per_scale"), "cash": scn.num("cash_legit_per_scale"),
-    }  # fmt: skip
+        "trade": scn.num("trade_orders_per_scale"),
+        "sme": scn.num("sme_payments_per_scale"),
+        "domestic": scn.num("domestic_payments_per_scale"),
+        "crypto": scn.num("crypto_noise_per_scale"),
+        "app": scn.num("app_noise_per_scale"),
+        "cash": scn.num("cash_legit_per_scale"),
+    }
     totals = {k: round(v * scale) for k, v in per_scale.items()}
     approx = 250_000 * scale
     n_batches = max(1, math.ceil(approx / BATCH_RECORDS))

@@ -34,11 +34,21 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 CHANNELS = ("bank_agent", "usdt", "netting", "app", "cash_yuan")
-REJECT_REASONS = ["RR04 Regulatory reason", "AG01 Transaction forbidden", "MS03 Reason not specified",
-                  "RC08 Compliance check failed"]  # fmt: skip
-ORDER_VALUE_USD = {"electronics": 60_000.0, "telecom": 220_000.0, "telecom_parts": 25_000.0,
-                   "mining": 700_000.0, "mining_parts": 40_000.0, "tools": 350_000.0,
-                   "consumer": 45_000.0}  # fmt: skip
+REJECT_REASONS = [
+    "RR04 Regulatory reason",
+    "AG01 Transaction forbidden",
+    "MS03 Reason not specified",
+    "RC08 Compliance check failed",
+]
+ORDER_VALUE_USD = {
+    "electronics": 60_000.0,
+    "telecom": 220_000.0,
+    "telecom_parts": 25_000.0,
+    "mining": 700_000.0,
+    "mining_parts": 40_000.0,
+    "tools": 350_000.0,
+    "consumer": 45_000.0,
+}
 # Categories of the goods an illicit order is for, as codes into GOODS_CATS.
 GOODS_CATS = ("electronics", "telecom", "telecom_parts", "mining", "mining_parts", "tools")
 CAT_SECTOR = ("electronics", "telecom", "telecom", "mining", "mining", "tools")
@@ -203,11 +213,11 @@ class BatchGen:
             role_pool = {}
             for i in np.unique(idx[hit]):
                 role = self.w.parties[int(i)].role
-                pool = [j for j in self.w.role(role) if not self.closed_mask[j]]
+                same = [j for j in self.w.role(role).tolist() if not self.closed_mask[j]]
                 if role == "branch":
                     region = self.w.parties[int(i)].region
-                    pool = [j for j in pool if self.w.parties[int(j)].region == region] or pool
-                role_pool[int(i)] = np.asarray(pool or [i], dtype=np.int64)
+                    same = [j for j in same if self.w.parties[j].region == region] or same
+                role_pool[int(i)] = np.asarray(same or [i], dtype=np.int64)
             for i, pool in role_pool.items():
                 m = hit & (idx == i)
                 sub = self.pick(pool, self.rng.random(int(m.sum())))
@@ -637,15 +647,25 @@ class BatchGen:
         buyer = self.pick(w.role("legit_importer"), U[:, 3])
         line = self._consumer_goods(n, U[:, 4], U[:, 5])
         self.declarations(mfr, buyer, days, line.value, line, np.full(n, "cn"))
-        self.out.flow({
-            "typology": "legitimate_trade", "channel": "goods_direct", "status": "delivered",
-            "value_usd": pl.Series(line.value), "intended_value_usd": pl.Series(line.value),
-            "date": days_to_date(days), "source_id": self.tid(mfr), "sink_id": self.tid(buyer),
-            "hops": pl.DataFrame({"a": self.tid(mfr), "b": self.tid(buyer)}).select(
-                pl.concat_list(pl.all())).to_series(),
-            "hs_code": goods_table().hs.gather(line.li), "chpl": False,
-            "illicit": False, "rerouted": False,
-        })  # fmt: skip
+        self.out.flow(
+            {
+                "typology": "legitimate_trade",
+                "channel": "goods_direct",
+                "status": "delivered",
+                "value_usd": pl.Series(line.value),
+                "intended_value_usd": pl.Series(line.value),
+                "date": days_to_date(days),
+                "source_id": self.tid(mfr),
+                "sink_id": self.tid(buyer),
+                "hops": pl.DataFrame({"a": self.tid(mfr), "b": self.tid(buyer)})
+                .select(pl.concat_list(pl.all()))
+                .to_series(),
+                "hs_code": goods_table().hs.gather(line.li),
+                "chpl": False,
+                "illicit": False,
+                "rerouted": False,
+            }
+        )
         self.payment_needs(buyer, mfr, line.value * self.cny_usd, days + 10, U[:, 6:], "trade")
 
     def _local(self, U: FloatArray, days: IntArray) -> None:
@@ -765,17 +785,26 @@ class BatchGen:
             hops_all = direct_hops["hops"]
         chan_col = np.where(rejected, channel, "bank_direct")
         illicit = rejected
-        self.out.flow({
-            "typology": pl.Series(np.where(rejected, "rerouted_payment", "legitimate_payment").tolist(), dtype=pl.String),
-            "channel": pl.Series(chan_col.tolist(), dtype=pl.String),
-            "status": pl.Series(result_status.tolist(), dtype=pl.String),
-            "value_usd": pl.Series(delivered_val / self.cny_usd),
-            "intended_value_usd": pl.Series(value_cny / self.cny_usd),
-            "date": days_to_date(days),
-            "source_id": self.tid(payer), "sink_id": self.tid(benef), "hops": hops_all,
-            "hs_code": None, "chpl": False, "illicit": pl.Series(illicit),
-            "rerouted": pl.Series(rejected | policy_moved),
-        })  # fmt: skip
+        self.out.flow(
+            {
+                "typology": pl.Series(
+                    np.where(rejected, "rerouted_payment", "legitimate_payment").tolist(),
+                    dtype=pl.String,
+                ),
+                "channel": pl.Series(chan_col.tolist(), dtype=pl.String),
+                "status": pl.Series(result_status.tolist(), dtype=pl.String),
+                "value_usd": pl.Series(delivered_val / self.cny_usd),
+                "intended_value_usd": pl.Series(value_cny / self.cny_usd),
+                "date": days_to_date(days),
+                "source_id": self.tid(payer),
+                "sink_id": self.tid(benef),
+                "hops": hops_all,
+                "hs_code": None,
+                "chpl": False,
+                "illicit": pl.Series(illicit),
+                "rerouted": pl.Series(rejected | policy_moved),
+            }
+        )
         # rerouted_payment schemes: the rejected attempt plus the reroute records
         if evid:
             inst_all = np.concatenate([e[0] for e in evid])
@@ -888,10 +917,16 @@ class BatchGen:
         addr = pl.Series(tron_addresses(self.rng, n), dtype=pl.String)
         wid = np.arange(self.out.rid, self.out.rid + n, dtype=np.int64)  # unique within run
         self.out.rid += n
-        self.out.wallets.append(pl.DataFrame({
-            "true_id": n_str(wid, 10, "wal-"), "address": addr,
-            "holder": self.tid(holder), "label": label,
-        }))  # fmt: skip
+        self.out.wallets.append(
+            pl.DataFrame(
+                {
+                    "true_id": n_str(wid, 10, "wal-"),
+                    "address": addr,
+                    "holder": self.tid(holder),
+                    "label": label,
+                }
+            )
+        )
         return wid, addr
 
     def _known_wallet(self, holder: IntArray, u: FloatArray) -> tuple[pl.Series, pl.Series]:
@@ -1117,23 +1152,31 @@ class BatchGen:
             msg_ru = n_str(mixed(r_ru[li], 12), 12, "PMT")
             msg_cn = n_str(mixed(r_cn[li], 12), 12, "PMT")
             rg = np.arange(self.out.rid, self.out.rid + len(li), dtype=np.int64)
-            r_led = self.out.emit("netting_ledger.csv", {
-                "entry_no": n_str(mixed(rg, 8), 8, "N-"),
-                "entry_date": days_to_date(days[sel]),
-                "client_name": self.names_for(payer[sel], np.zeros(len(sel), dtype=bool)),
-                "client_inn": w.maybe("inn", payer[sel], self.rng.random(len(sel))),
-                "beneficiary_name": self.names_for(benef[sel], np.ones(len(sel), dtype=bool)),
-                "broker_name": self.names_for(brokers[sel], np.zeros(len(sel), dtype=bool)),
-                "amount_rub": money(rub[sel]),
-                "amount_cny": money(v[sel]),
-                "rate": money(np.full(len(sel), self.rate_cny), 4),
-                "rub_leg_ref": msg_ru,
-                "cny_leg_ref": msg_cn,
-            }, {
-                "netting": n_str(rg, 10, "tx-"), "client": self.tid(payer[sel]),
-                "beneficiary": self.tid(benef[sel]), "broker": self.tid(brokers[sel]),
-                "rub_leg": n_str(r_ru[li], 10, "tx-"), "cny_leg": n_str(r_cn[li], 10, "tx-"),
-            }, days[sel])  # fmt: skip
+            r_led = self.out.emit(
+                "netting_ledger.csv",
+                {
+                    "entry_no": n_str(mixed(rg, 8), 8, "N-"),
+                    "entry_date": days_to_date(days[sel]),
+                    "client_name": self.names_for(payer[sel], np.zeros(len(sel), dtype=bool)),
+                    "client_inn": w.maybe("inn", payer[sel], self.rng.random(len(sel))),
+                    "beneficiary_name": self.names_for(benef[sel], np.ones(len(sel), dtype=bool)),
+                    "broker_name": self.names_for(brokers[sel], np.zeros(len(sel), dtype=bool)),
+                    "amount_rub": money(rub[sel]),
+                    "amount_cny": money(v[sel]),
+                    "rate": money(np.full(len(sel), self.rate_cny), 4),
+                    "rub_leg_ref": msg_ru,
+                    "cny_leg_ref": msg_cn,
+                },
+                {
+                    "netting": n_str(rg, 10, "tx-"),
+                    "client": self.tid(payer[sel]),
+                    "beneficiary": self.tid(benef[sel]),
+                    "broker": self.tid(brokers[sel]),
+                    "rub_leg": n_str(r_ru[li], 10, "tx-"),
+                    "cny_leg": n_str(r_cn[li], 10, "tx-"),
+                },
+                days[sel],
+            )
         local_led = np.searchsorted(idx, idx[li]) if len(li) else np.zeros(0, np.int64)
         self.out.scheme(
             "netting",
@@ -1171,27 +1214,39 @@ class BatchGen:
         w = self.w
         acc_p = w.col("app_account", payer)
         acc_b = w.col("app_account", benef)
-        platform = pl.select(pl.when(acc_p.str.starts_with("wxid_")).then(pl.lit("WeChat Pay"))
-                             .otherwise(pl.lit("Alipay"))).to_series()  # fmt: skip
+        platform = pl.select(
+            pl.when(acc_p.str.starts_with("wxid_"))
+            .then(pl.lit("WeChat Pay"))
+            .otherwise(pl.lit("Alipay"))
+        ).to_series()
         rg = np.arange(self.out.rid, self.out.rid + n, dtype=np.int64)
         secs = self.rng.integers(0, 86400, n)
         u = self.rng.random(n)
         self.cal.counts["app_payments"] += n
-        return self.out.emit("app_payments.csv", {
-            "platform": platform,
-            "transaction_id": n_str(mixed(rg, 14), 14, "4200"),
-            "created_at": seconds_to_ts(days, secs).dt.strftime("%Y-%m-%dT%H:%M:%S"),
-            "payer_account_id": acc_p,
-            "payer_display_name": self.names_for(payer, u < 0.5),
-            "beneficiary_account_id": acc_b,
-            "beneficiary_display_name": self.names_for(benef, u < 0.3),
-            "amount": money(amount),
-            "currency": "CNY",
-        }, {
-            "payment": n_str(rg, 10, "tx-"),
-            "payer_account": pl.select(pl.concat_str([pl.lit("app-"), self.tid(payer).str.slice(4)])).to_series(),
-            "beneficiary_account": pl.select(pl.concat_str([pl.lit("app-"), self.tid(benef).str.slice(4)])).to_series(),
-        }, days)  # fmt: skip
+        return self.out.emit(
+            "app_payments.csv",
+            {
+                "platform": platform,
+                "transaction_id": n_str(mixed(rg, 14), 14, "4200"),
+                "created_at": seconds_to_ts(days, secs).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+                "payer_account_id": acc_p,
+                "payer_display_name": self.names_for(payer, u < 0.5),
+                "beneficiary_account_id": acc_b,
+                "beneficiary_display_name": self.names_for(benef, u < 0.3),
+                "amount": money(amount),
+                "currency": "CNY",
+            },
+            {
+                "payment": n_str(rg, 10, "tx-"),
+                "payer_account": pl.select(
+                    pl.concat_str([pl.lit("app-"), self.tid(payer).str.slice(4)])
+                ).to_series(),
+                "beneficiary_account": pl.select(
+                    pl.concat_str([pl.lit("app-"), self.tid(benef).str.slice(4)])
+                ).to_series(),
+            },
+            days,
+        )
 
     def _via_app(
         self,
@@ -1254,20 +1309,24 @@ class BatchGen:
         ).to_series()
         self.cal.branches.update(w.col("reg_no", branch).unique().to_list())
         self.cal.counts["cash_sales"] += n
-        return self.out.emit("cash_yuan_sales.csv", {
-            "operation_id": n_str(mixed(rg, 10), 10, "KO-"),
-            "operation_date": days_to_date(days),
-            "branch_code": w.col("reg_no", branch),
-            "branch_name": w.name(branch, "native", np.ones(n)),
-            "branch_address": w.col("address", branch),
-            "region": w.col("region", branch),
-            "buyer_name": w.name(buyer, "native", self.rng.random(n)),
-            "buyer_document": doc,
-            "amount_cny": money(cny),
-            "paid_rub": money(cny * rate),
-            "rate": money(rate, 4),
-        }, {"sale": n_str(rg, 10, "tx-"), "buyer": self.tid(buyer), "branch": self.tid(branch)},
-            days)  # fmt: skip
+        return self.out.emit(
+            "cash_yuan_sales.csv",
+            {
+                "operation_id": n_str(mixed(rg, 10), 10, "KO-"),
+                "operation_date": days_to_date(days),
+                "branch_code": w.col("reg_no", branch),
+                "branch_name": w.name(branch, "native", np.ones(n)),
+                "branch_address": w.col("address", branch),
+                "region": w.col("region", branch),
+                "buyer_name": w.name(buyer, "native", self.rng.random(n)),
+                "buyer_document": doc,
+                "amount_cny": money(cny),
+                "paid_rub": money(cny * rate),
+                "rate": money(rate, 4),
+            },
+            {"sale": n_str(rg, 10, "tx-"), "buyer": self.tid(buyer), "branch": self.tid(branch)},
+            days,
+        )
 
     def _branches_for(
         self, who: IntArray, u: FloatArray, days: IntArray, spread: bool = False

@@ -34,11 +34,26 @@ _USCC_W = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _ORG_W = (3, 7, 9, 10, 5, 8, 4, 2)
 # Russian regions (first two digits of an INN: tax office region code).
 RU_REGION_CODES = {
-    "moscow": "77", "spb": "78", "rostov": "61", "krasnodar": "23", "novosibirsk": "54",
-    "yekaterinburg": "66", "kazan": "16", "primorye": "25", "khabarovsk": "27", "amur": "28",
-    "jewish": "79", "zabaykalsky": "75", "sakhalin": "65", "yakutia": "14", "donetsk": "93",
-    "luhansk": "94", "zaporizhzhia": "90", "kherson": "95", "crimea": "91",
-}  # fmt: skip
+    "moscow": "77",
+    "spb": "78",
+    "rostov": "61",
+    "krasnodar": "23",
+    "novosibirsk": "54",
+    "yekaterinburg": "66",
+    "kazan": "16",
+    "primorye": "25",
+    "khabarovsk": "27",
+    "amur": "28",
+    "jewish": "79",
+    "zabaykalsky": "75",
+    "sakhalin": "65",
+    "yakutia": "14",
+    "donetsk": "93",
+    "luhansk": "94",
+    "zaporizhzhia": "90",
+    "kherson": "95",
+    "crimea": "91",
+}
 
 
 def _digits(rng: np.random.Generator, n: int) -> list[int]:

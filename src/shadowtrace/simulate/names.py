@@ -77,7 +77,7 @@ def ru_company_core(rng: np.random.Generator) -> str:
     tail = _pick(rng, d["company_tail"])
     if rng.random() < 0.25:
         return f"{head}-{tail.capitalize()}"
-    return head + tail
+    return f"{head}{tail}"
 
 
 def ru_company(core: str, legal: str, full_legal: str, rng: np.random.Generator) -> NameSet:
@@ -229,9 +229,23 @@ def intl_person(country: str, rng: np.random.Generator) -> NameSet:
 
 
 _KEYBOARD_NEIGHBOURS = {
-    "a": "sq", "e": "wr", "i": "uo", "o": "ip", "n": "bm", "s": "ad", "t": "ry", "r": "et",
-    "а": "вп", "е": "кн", "о": "лр", "и": "мт", "н": "ег", "р": "по", "с": "чм", "т": "иь",
-}  # fmt: skip
+    "a": "sq",
+    "e": "wr",
+    "i": "uo",
+    "o": "ip",
+    "n": "bm",
+    "s": "ad",
+    "t": "ry",
+    "r": "et",
+    "а": "вп",
+    "е": "кн",
+    "о": "лр",
+    "и": "мт",
+    "н": "ег",
+    "р": "по",
+    "с": "чм",
+    "т": "иь",
+}
 
 
 def typo(name: str, rng: np.random.Generator) -> str:

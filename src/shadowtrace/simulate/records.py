@@ -58,7 +58,8 @@ def n_str(x: IntArray, width: int = 0, prefix: str = "") -> pl.Series:
 def mixed(rid: IntArray, digits: int = 12) -> IntArray:
     """A reference number derived from a record id, unique but not sequential-looking."""
     mod = 10**digits
-    return (np.asarray(rid, dtype=np.int64) * _MIX + 104729) % mod
+    out: IntArray = (np.asarray(rid, dtype=np.int64) * _MIX + 104729) % mod
+    return out
 
 
 @dataclass

@@ -326,16 +326,16 @@ def _check_source(label: str, name: str, source: Any) -> str:
     where = f"{label}: parameters.{name}.source"
     if not isinstance(source, str) or not source.strip():
         raise ConfigError(f"{where}: every parameter needs a source")
-    source = source.strip()
-    if source.startswith("assumption:"):
-        if len(source) <= len("assumption:") + 3:
+    text = str(source).strip()
+    if text.startswith("assumption:"):
+        if len(text) <= len("assumption:") + 3:
             raise ConfigError(f"{where}: an assumption needs its reason")
-        return source
-    if source not in seed_figures():
+        return text
+    if text not in seed_figures():
         raise ConfigError(
-            f"{where}: {source!r} is neither a key of seed_figures.yml nor 'assumption: <reason>'"
+            f"{where}: {text!r} is neither a key of seed_figures.yml nor 'assumption: <reason>'"
         )
-    return source
+    return text
 
 
 def _parse_params(label: str, raw: Any) -> dict[str, Param]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,7 @@ __all__ = ["bulk_trade", "inventory", "investment", "labour", "registries", "san
 IntArray = npt.NDArray[np.int64]
 
 
-def _s(values: list[str | None]) -> pl.Series:
+def _s(values: Sequence[str | None]) -> pl.Series:
     return pl.Series(values, dtype=pl.String)
 
 
@@ -41,11 +42,15 @@ def registries(w: World, out: Out) -> None:
     ):
         rows: dict[str, list[str | None]] = {}
         truth: dict[str, list[str | None]] = {
-            "company": [], "director": [], "directorship": [], "founder": [], "ownership": [],
-        }  # fmt: skip
+            "company": [],
+            "director": [],
+            "directorship": [],
+            "founder": [],
+            "ownership": [],
+        }
         days: list[int] = []
 
-        def add(key: str, value: str | None) -> None:
+        def add(key: str, value: str | None, rows: dict[str, list[str | None]] = rows) -> None:
             rows.setdefault(key, []).append(value or None)
 
         for p in w.parties:
@@ -288,9 +293,16 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
     for o in eu:
         site = w.parties[int(o)].extra.get("site")
         site_name.append(site["name"] if site else f"Площадка {w.parties[int(o)].names.native[3]}")
-    cats = {"843031": "tunnelling", "843039": "tunnelling", "842952": "excavator", "847410": "screen",
-            "847420": "crusher", "845710": "production_tool", "845811": "production_tool",
-            "845961": "production_tool"}  # fmt: skip
+    cats = {
+        "843031": "tunnelling",
+        "843039": "tunnelling",
+        "842952": "excavator",
+        "847410": "screen",
+        "847420": "crusher",
+        "845710": "production_tool",
+        "845811": "production_tool",
+        "845961": "production_tool",
+    }
     hs = [str(mining_lines[i]["hs"]) for i in li]
     mdays = day(dt.date(2022, 9, 1)) + rng.integers(0, 1000, m_n)
     eu_regions = [w.parties[int(o)].extra.get("region_key", "donetsk") for o in eu]
@@ -337,10 +349,18 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
         "output_capacity": money(rng.integers(50, 900, m_n).astype(np.float64), 0),
         "output_unit": "т/ч",
     }
-    m_rids = out.emit("asset_inventory.csv", mcols, {
-        "equipment": n_str(np.arange(m_n) + 1, 5, "eq-m-"), "manufacturer": w.tid(mf),
-        "supplier": w.tid(sup), "parts_supplier": w.tid(prt), "operator": w.tid(eu),
-    }, mdays)  # fmt: skip
+    m_rids = out.emit(
+        "asset_inventory.csv",
+        mcols,
+        {
+            "equipment": n_str(np.arange(m_n) + 1, 5, "eq-m-"),
+            "manufacturer": w.tid(mf),
+            "supplier": w.tid(sup),
+            "parts_supplier": w.tid(prt),
+            "operator": w.tid(eu),
+        },
+        mdays,
+    )
     # infrastructure dependency: one scheme per (operator, vendor, parts supplier)
     all_op = np.concatenate([op[is_cn], eu])
     all_v = np.concatenate([vendor[is_cn], mf])
@@ -382,22 +402,31 @@ def investment(w: World, out: Out, rng: np.random.Generator, cal: Calib) -> None
     start_days = np.asarray([day(dt.date(int(y), 1, 1)) + int(rng.integers(0, 180)) for y in year])
     enclave = rng.random(n) < 0.15
     staff = np.where(enclave, 0.85 + 0.14 * rng.random(n), 0.1 + 0.5 * rng.random(n))
-    out.emit("investment_projects.csv", {
-        "project_id": n_str(np.arange(n) + 1, 4, "DV-"),
-        "project_name": _s([f"Проект {w.parties[int(c)].names.native[3]}" for c in comp]),
-        "region": w.col("region", comp),
-        "sector": w.col("sector", comp),
-        "start_year": n_str(year),
-        "investment_rub": money(amount),
-        "project_company": w.name(comp, "native", np.zeros(n)),
-        "project_company_inn": w.col("inn", comp),
-        "investor_name": w.name(inv, "latin", rng.random(n)),
-        "investor_country": "cn",
-        "cn_staff_share": money(staff, 2),
-        "status": "реализуется",
-    }, {"project_company": w.tid(comp), "investor": w.tid(inv),
-        "ownership": pl.select(pl.concat_str([pl.lit("own:"), w.tid(inv), pl.lit(":"), w.tid(comp)])).to_series()},
-        start_days)  # fmt: skip
+    out.emit(
+        "investment_projects.csv",
+        {
+            "project_id": n_str(np.arange(n) + 1, 4, "DV-"),
+            "project_name": _s([f"Проект {w.parties[int(c)].names.native[3]}" for c in comp]),
+            "region": w.col("region", comp),
+            "sector": w.col("sector", comp),
+            "start_year": n_str(year),
+            "investment_rub": money(amount),
+            "project_company": w.name(comp, "native", np.zeros(n)),
+            "project_company_inn": w.col("inn", comp),
+            "investor_name": w.name(inv, "latin", rng.random(n)),
+            "investor_country": "cn",
+            "cn_staff_share": money(staff, 2),
+            "status": "реализуется",
+        },
+        {
+            "project_company": w.tid(comp),
+            "investor": w.tid(inv),
+            "ownership": pl.select(
+                pl.concat_str([pl.lit("own:"), w.tid(inv), pl.lit(":"), w.tid(comp)])
+            ).to_series(),
+        },
+        start_days,
+    )
     cal.investment_2025_rub += float(amount[year == 2025].sum())
 
 
@@ -410,11 +439,13 @@ def bulk_trade(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal:
     per = s.num("bulk_tonnes_per_declaration")
     lines = goods()["bulk_export"]
     table = goods_table()
-    periods = [(dt.date(2023, 1, 1), dt.date(2023, 6, 30), t23 / 2),
-               (dt.date(2023, 7, 1), dt.date(2023, 12, 31), t23 / 2),
-               (dt.date(2024, 1, 1), dt.date(2024, 6, 30), t24 / 2),
-               (dt.date(2024, 7, 1), dt.date(2024, 12, 31), t24 / 2),
-               (dt.date(2025, 1, 1), dt.date(2025, 6, 30), h1_25)]  # fmt: skip
+    periods = [
+        (dt.date(2023, 1, 1), dt.date(2023, 6, 30), t23 / 2),
+        (dt.date(2023, 7, 1), dt.date(2023, 12, 31), t23 / 2),
+        (dt.date(2024, 1, 1), dt.date(2024, 6, 30), t24 / 2),
+        (dt.date(2024, 7, 1), dt.date(2024, 12, 31), t24 / 2),
+        (dt.date(2025, 1, 1), dt.date(2025, 6, 30), h1_25),
+    ]
     exp = w.role("bulk_exporter")
     imp = w.role("bulk_importer")
     for d0, d1, tonnes in periods:
@@ -477,23 +508,31 @@ def labour(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: Cal
     nationality = _s(
         ["kp" if k != 1 else (None if c else "cn") for k, c in zip(kind, cn_front, strict=True)]
     )
-    rids = out.emit("labour_contracts.csv", {
-        "contract_number": n_str(np.arange(n) + 1, 6, "ТД-"),
-        "status": _s(["действует" if k < 2 else "запрошен" for k in kind]),
-        "employer_name": w.name(emp, "native", rng.random(n)),
-        "employer_inn": w.col("inn", emp),
-        "supplier_name": gen.names_for(named_sup, np.ones(n, dtype=bool)),
-        "supplier_country": _s([w.parties[int(x)].country for x in named_sup]),
-        "worker_count": n_str(workers),
-        "worker_nationality": nationality,
-        "occupation": _s([occupations[int(i)] for i in rng.integers(0, len(occupations), n)]),
-        "work_region": w.col("region", emp),
-        "permit_number": n_str(rng.integers(10**8, 10**9, n), 9, "РНР-"),
-        "start_date": days_to_date(start),
-        "end_date": days_to_date(end),
-        "wage_bill_rub": money(workers * wage * 12 * rub_usd),
-    }, {"contract": n_str(np.arange(n) + 1, 6, "lc-"), "employer": w.tid(emp),
-        "supplier": w.tid(named_sup)}, start)  # fmt: skip
+    rids = out.emit(
+        "labour_contracts.csv",
+        {
+            "contract_number": n_str(np.arange(n) + 1, 6, "ТД-"),
+            "status": _s(["действует" if k < 2 else "запрошен" for k in kind]),
+            "employer_name": w.name(emp, "native", rng.random(n)),
+            "employer_inn": w.col("inn", emp),
+            "supplier_name": gen.names_for(named_sup, np.ones(n, dtype=bool)),
+            "supplier_country": _s([w.parties[int(x)].country for x in named_sup]),
+            "worker_count": n_str(workers),
+            "worker_nationality": nationality,
+            "occupation": _s([occupations[int(i)] for i in rng.integers(0, len(occupations), n)]),
+            "work_region": w.col("region", emp),
+            "permit_number": n_str(rng.integers(10**8, 10**9, n), 9, "РНР-"),
+            "start_date": days_to_date(start),
+            "end_date": days_to_date(end),
+            "wage_bill_rub": money(workers * wage * 12 * rub_usd),
+        },
+        {
+            "contract": n_str(np.arange(n) + 1, 6, "lc-"),
+            "employer": w.tid(emp),
+            "supplier": w.tid(named_sup),
+        },
+        start,
+    )
     cal.dprk_official += int(official.sum())
     cal.dprk_total += int(official.sum() + unofficial.sum())
     cal.dprk_requested += int(requested.sum())
@@ -520,14 +559,27 @@ def labour(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: Cal
     pay = gen.bank(emp[ci], front[ci], amount, cur, qd, purpose="Оплата услуг по договору подряда")
     y24 = (qd >= day(dt.date(2024, 1, 1))) & (qd <= day(dt.date(2024, 12, 31)))
     cal.dprk_revenue_usd_2024 += float(usd[y24].sum())
-    out.flow({
-        "typology": "dprk_labour", "channel": "bank", "status": "delivered",
-        "value_usd": pl.Series(usd), "intended_value_usd": pl.Series(usd),
-        "date": days_to_date(qd), "source_id": w.tid(emp[ci]), "sink_id": w.tid(true_sup[ci]),
-        "hops": pl.DataFrame({"a": w.tid(emp[ci]), "b": w.tid(front[ci]), "c": w.tid(true_sup[ci])}).select(
-            pl.concat_list(pl.all())).to_series(),
-        "hs_code": None, "chpl": False, "illicit": True, "rerouted": False,
-    })  # fmt: skip
+    out.flow(
+        {
+            "typology": "dprk_labour",
+            "channel": "bank",
+            "status": "delivered",
+            "value_usd": pl.Series(usd),
+            "intended_value_usd": pl.Series(usd),
+            "date": days_to_date(qd),
+            "source_id": w.tid(emp[ci]),
+            "sink_id": w.tid(true_sup[ci]),
+            "hops": pl.DataFrame(
+                {"a": w.tid(emp[ci]), "b": w.tid(front[ci]), "c": w.tid(true_sup[ci])}
+            )
+            .select(pl.concat_list(pl.all()))
+            .to_series(),
+            "hs_code": None,
+            "chpl": False,
+            "illicit": True,
+            "rerouted": False,
+        }
+    )
     sel = np.nonzero(kind < 2)[0]
     pos = np.searchsorted(sel, ci)
     out.scheme(

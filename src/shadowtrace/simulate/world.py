@@ -25,6 +25,7 @@ from shadowtrace.simulate import ids, names
 from shadowtrace.simulate.names import NameSet
 from shadowtrace.simulate.policy import Policy
 from shadowtrace.simulate.scenario import Scenario
+from shadowtrace.simulate.translit import cyr_to_latin, pinyin
 
 __all__ = ["EPOCH", "OCCUPIED", "Party", "World", "build_world", "day", "goods", "places"]
 
@@ -37,19 +38,37 @@ OCCUPIED = ("ua", "ua-dpr", "ua-lpr", "ua-cri")
 _PERSON_REGION = {"ua-dpr": "donetsk", "ua-lpr": "luhansk", "ua-cri": "crimea"}
 
 CN_DIVISIONS = {
-    "深圳": "440300", "广州": "440100", "东莞": "441900", "上海": "310115", "宁波": "330200",
-    "义乌": "330782", "苏州": "320500", "天津": "120116", "徐州": "320300", "长沙": "430100",
-    "哈尔滨": "230100", "绥芬河": "231081", "黑河": "231100", "满洲里": "150781",
-    "乌鲁木齐": "650100", "厦门": "350200",
-}  # fmt: skip
+    "深圳": "440300",
+    "广州": "440100",
+    "东莞": "441900",
+    "上海": "310115",
+    "宁波": "330200",
+    "义乌": "330782",
+    "苏州": "320500",
+    "天津": "120116",
+    "徐州": "320300",
+    "长沙": "430100",
+    "哈尔滨": "230100",
+    "绥芬河": "231081",
+    "黑河": "231100",
+    "满洲里": "150781",
+    "乌鲁木齐": "650100",
+    "厦门": "350200",
+}
 CN_BANKS_MAJOR = ["东岳商业银行", "北辰联合银行", "瀚海商业银行", "云岭国际银行", "锦江联合银行"]
 CN_BANKS_REGIONAL = ["绥滨口岸银行", "黑水边贸银行", "珲春互市银行", "兴凯湖村镇银行"]
 RU_BANKS = [
-    ("Меотида", True), ("Кальмиус-Кредит", True), ("Приазовье", True), ("Степной", True),
-    ("Таврида-Развитие", True), ("Восточный Мост", False), ("Северный Транзит", False),
+    ("Меотида", True),
+    ("Кальмиус-Кредит", True),
+    ("Приазовье", True),
+    ("Степной", True),
+    ("Таврида-Развитие", True),
+    ("Восточный Мост", False),
+    ("Северный Транзит", False),
     ("Амурский Кредит", False),
-]  # fmt: skip
+]
 OTHER_ELECTRONICS_ORIGINS = ["tw", "my", "kr", "jp", "us"]
+PYONGYANG_DISTRICTS = ["Central", "Moranbong", "Sosong", "Mangyongdae"]
 
 
 def day(d: dt.date) -> int:
@@ -201,10 +220,22 @@ class World:
         self.cols = {
             a: col(a)
             for a in (
-                "country", "region", "inn", "ogrn", "uscc", "reg_no", "address", "phone",
-                "account", "app_account", "bic", "kind", "role", "sector",
+                "country",
+                "region",
+                "inn",
+                "ogrn",
+                "uscc",
+                "reg_no",
+                "address",
+                "phone",
+                "account",
+                "app_account",
+                "bic",
+                "kind",
+                "role",
+                "sector",
             )
-        }  # fmt: skip
+        }
         self.cols["true_id"] = pl.Series([self.true_id(p.idx) for p in self.parties])
         self.cols["taxid"] = pl.Series(
             [p.inn or p.uscc or p.reg_no for p in self.parties], dtype=pl.String
@@ -378,13 +409,22 @@ class _Builder:
         r = self.rng
         num = "".join(str(d) for d in r.integers(0, 10, size=7))
         prefixes = {
-            "ru": ["+7 9" + str(r.integers(10, 99))], "ua-dpr": ["+7 949"], "ua-lpr": ["+7 959"],
-            "ua": ["+7 990"], "ua-cri": ["+7 978"], "cn": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
-            "kz": ["+7 70" + str(r.choice([1, 2, 5, 7]))], "kg": ["+996 55" + str(r.integers(0, 10))],
-            "am": ["+374 77"], "ge": ["+995 555"], "ae": ["+971 50"],
-            "tr": ["+90 53" + str(r.integers(0, 10))], "hk": ["+852 9" + str(r.integers(0, 9))],
-            "uz": ["+998 90"], "kp": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
-        }  # fmt: skip
+            "ru": ["+7 9" + str(r.integers(10, 99))],
+            "ua-dpr": ["+7 949"],
+            "ua-lpr": ["+7 959"],
+            "ua": ["+7 990"],
+            "ua-cri": ["+7 978"],
+            "cn": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
+            "kz": ["+7 70" + str(r.choice([1, 2, 5, 7]))],
+            "kg": ["+996 55" + str(r.integers(0, 10))],
+            "am": ["+374 77"],
+            "ge": ["+995 555"],
+            "ae": ["+971 50"],
+            "tr": ["+90 53" + str(r.integers(0, 10))],
+            "hk": ["+852 9" + str(r.integers(0, 9))],
+            "uz": ["+998 90"],
+            "kp": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
+        }
         prefix = prefixes.get(country, ["+7 9" + str(r.integers(10, 99))])[0]
         if country == "hk":
             return f"{prefix}{num[:2]} {num[2:6]}"
@@ -476,11 +516,22 @@ class _Builder:
         addr, region_ru = self.ru_address(region)
         director = self.person(country)
         idx = self.w.add(
-            "company", role, country, ns, region=region_ru, sector=sector, registry="ru",
-            inn=ids.inn_legal(r, code), ogrn=ids.ogrn(r, inc.year, code),
-            kpp=f"{code}{int(r.integers(1, 99)):02d}01001", legal_form=form["short"], address=addr,
-            phone=self.phone(country), incorporated=inc, director=director,
-        )  # fmt: skip
+            "company",
+            role,
+            country,
+            ns,
+            region=region_ru,
+            sector=sector,
+            registry="ru",
+            inn=ids.inn_legal(r, code),
+            ogrn=ids.ogrn(r, inc.year, code),
+            kpp=f"{code}{int(r.integers(1, 99)):02d}01001",
+            legal_form=form["short"],
+            address=addr,
+            phone=self.phone(country),
+            incorporated=inc,
+            director=director,
+        )
         self.w.parties[idx].extra["region_key"] = region
         self.w.parties[idx].account = "40702810" + "".join(str(d) for d in r.integers(0, 10, 12))
         return idx
@@ -504,13 +555,24 @@ class _Builder:
             )
         )
         inc = self.incorporated(recent)
-        addr = f"{c['province']}{c['zh']}市{c['district']}{_pick(r, self.nd['cn']['roads'])}{int(r.integers(1, 999))}号"
+        road = _pick(r, self.nd["cn"]["roads"])
+        addr = f"{c['province']}{c['zh']}市{c['district']}{road}{int(r.integers(1, 999))}号"
         director = self.person("cn")
         idx = self.w.add(
-            "company", role, "cn", ns, region=c["province"], sector=sector, registry="cn",
-            uscc=ids.uscc(r, CN_DIVISIONS[c["zh"]]), address=addr, phone=self.phone("cn"),
-            incorporated=inc, director=director, legal_form="有限公司",
-        )  # fmt: skip
+            "company",
+            role,
+            "cn",
+            ns,
+            region=c["province"],
+            sector=sector,
+            registry="cn",
+            uscc=ids.uscc(r, CN_DIVISIONS[c["zh"]]),
+            address=addr,
+            phone=self.phone("cn"),
+            incorporated=inc,
+            director=director,
+            legal_form="有限公司",
+        )
         self.w.parties[idx].account = "".join(str(d) for d in r.integers(0, 10, 19))
         return idx
 
@@ -531,13 +593,24 @@ class _Builder:
             )
         )
         inc = self.incorporated(recent)
-        addr = f"{_pick(r, cdata['streets'])} {int(r.integers(1, 300))}, office {int(r.integers(1, 90))}, {_pick(r, cdata['cities'])}"
+        street = f"{_pick(r, cdata['streets'])} {int(r.integers(1, 300))}"
+        office = f"office {int(r.integers(1, 90))}"
+        addr = f"{street}, {office}, {_pick(r, cdata['cities'])}"
         director = self.person(country)
         idx = self.w.add(
-            "company", role, country, ns, sector=sector, registry="intl",
-            reg_no=ids.intl_id(r, cdata["id"], inc.year), address=addr, phone=self.phone(country),
-            incorporated=inc, director=director, legal_form=cdata["legal"][0],
-        )  # fmt: skip
+            "company",
+            role,
+            country,
+            ns,
+            sector=sector,
+            registry="intl",
+            reg_no=ids.intl_id(r, cdata["id"], inc.year),
+            address=addr,
+            phone=self.phone(country),
+            incorporated=inc,
+            director=director,
+            legal_form=cdata["legal"][0],
+        )
         prefix = country.upper() if country in ("kz", "ge", "tr", "ae") else ""
         self.w.parties[idx].account = prefix + "".join(
             str(x) for x in r.integers(0, 10, 18 if prefix else 16)
@@ -563,38 +636,36 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
         return max(1, round(s.int_(name) * f))
 
     # Banks. Russian banks; Chinese major and regional; one or two in each transit country.
-    for core, occupied in RU_BANKS:
+    for core, in_occupied in RU_BANKS:
         ns = names.ru_company(core, "АО", "Акционерное общество", rng)
         ns = NameSet(
             f"Банк «{core}» (АО)",
             [f"Банк «{core}» (АО)", f"АО Банк «{core}»", f"Банк {core}"],
             [
-                f"Bank {names.cyr_to_latin(core, 'bgn')} JSC",
-                f"JSC Bank {names.cyr_to_latin(core, 'icao')}",
+                f"Bank {cyr_to_latin(core, 'bgn')} JSC",
+                f"JSC Bank {cyr_to_latin(core, 'icao')}",
             ],
         )
-        swift = (
-            names.cyr_to_latin(core, "icao").upper().replace("-", "").replace(" ", "") + "XXXX"
-        )[:4]
+        swift = (cyr_to_latin(core, "icao").upper().replace("-", "").replace(" ", "") + "XXXX")[:4]
         idx = w.add(
             "bank",
-            "bank_ru_occupied" if occupied else "bank_ru",
+            "bank_ru_occupied" if in_occupied else "bank_ru",
             "ru",
             ns,
             registry="",
             bic=f"{swift}RU{chr(65 + len(w.parties) % 26)}{chr(65 + len(w.parties) // 26 % 26)}",
         )
-        w.parties[idx].extra["occupied"] = occupied
+        w.parties[idx].extra["occupied"] = in_occupied
     for tier, bank_names in (
         ("bank_cn_major", CN_BANKS_MAJOR),
         ("bank_cn_regional", CN_BANKS_REGIONAL),
     ):
         for zh in bank_names:
-            core = names.pinyin(zh[:2]) + " " + names.pinyin(zh[2:-2])
+            core = pinyin(zh[:2]) + " " + pinyin(zh[2:-2])
             ns = NameSet(
                 zh, [zh], [f"{core} Bank", f"{core.upper()} BANK CO LTD", f"{core} Bank Co., Ltd."]
             )
-            w.add("bank", tier, "cn", ns, bic=(names.pinyin(zh[:2])[:4].upper() + "CNBJ")[:8])
+            w.add("bank", tier, "cn", ns, bic=(pinyin(zh[:2])[:4].upper() + "CNBJ")[:8])
     for country in scenario.weights("transit_countries"):
         ns = names.intl_company(
             _pick(rng, names.name_data()["intl"]["cores"]), "Bank", ["JSC", "Bank"], rng
@@ -841,7 +912,7 @@ def build_world(scenario: Scenario, policy: Policy, seed: int, scale: float) -> 
             ns,
             director=b.person("kp"),
             phone=b.phone("kp"),
-            address=f"Pyongyang, {_pick(rng, ['Central', 'Moranbong', 'Sosong', 'Mangyongdae'])} District",
+            address=f"Pyongyang, {_pick(rng, PYONGYANG_DISTRICTS)} District",
         )
     for i in range(6):
         if i % 2:
