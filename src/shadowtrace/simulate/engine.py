@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -120,7 +121,7 @@ SOURCES: list[tuple[str, str, str, str]] = [
 RECORDS_SCHEMA = pa.schema(
     [("file", pa.string()), ("row", pa.int64()), ("origin", pa.string()), ("true_id", pa.string())]
 )
-BATCH_RECORDS = 1_200_000  # about this many transactions per batch bounds memory
+BATCH_RECORDS = 600_000  # about this many transactions per batch (two held at a time)
 
 
 @dataclass
@@ -179,7 +180,12 @@ class _Writers:
         self.pq: dict[str, pq.ParquetWriter] = {}
         gt = out / "ground_truth"
         gt.mkdir(parents=True, exist_ok=True)
-        self.records = pq.ParquetWriter(gt / "records.parquet", RECORDS_SCHEMA, compression="zstd")
+        self.records = pq.ParquetWriter(
+            gt / "records.parquet",
+            RECORDS_SCHEMA,
+            compression="zstd",
+            use_dictionary=["file", "origin"],  # few values; true ids are nearly all distinct
+        )
         self.gt_writers: dict[str, pq.ParquetWriter] = {}
         self.rid_map: list[pl.DataFrame] = []
 
@@ -215,29 +221,29 @@ class _Writers:
             else:
                 fh = self._handle(file)
                 visible.write_csv(fh, include_header=start == 0, float_precision=6)
-            truth_cols = [c for c in df.columns if c.startswith("_t_")]
-            parts = []
-            for c in truth_cols:
-                part = pl.DataFrame({"row": rows, "true_id": df[c]}).filter(
-                    pl.col("true_id").is_not_null()
-                )
-                parts.append(
-                    part.with_columns(pl.lit(file).alias("file"), pl.lit(c[3:]).alias("origin"))
-                )
-            if parts:
-                rec = (
-                    pl.concat(parts)
-                    .select("file", "row", "origin", "true_id")
-                    .sort(["row", "origin"])
+            # one ground-truth row per (record, origin) with an entity, in row then origin
+            # order: the truth columns side by side, flattened row by row
+            truth_cols = sorted(c for c in df.columns if c.startswith("_t_"))
+            if truth_cols:
+                k = len(truth_cols)
+                stacked = pl.concat([df[c] for c in truth_cols])  # column after column
+                valid = np.stack(
+                    [df[c].is_not_null().to_numpy() for c in truth_cols], axis=1
+                ).ravel()
+                at = (np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel()[valid]
+                origins = pl.Series([c[3:] for c in truth_cols], dtype=pl.String)
+                rec = pl.DataFrame(
+                    {
+                        "file": pl.repeat(file, len(at), dtype=pl.String, eager=True),
+                        "row": np.repeat(rows, k)[valid],
+                        "origin": origins.gather(np.tile(np.arange(k), n)[valid]),
+                        "true_id": stacked.gather(at),
+                    }
                 )
                 self.records.write_table(rec.to_arrow().cast(RECORDS_SCHEMA))
             rid_frames.append(
-                pl.DataFrame(
-                    {
-                        "_rid": df["_rid"],
-                        "file": pl.Series([file] * n, dtype=pl.String),
-                        "row": rows,
-                    }
+                pl.DataFrame({"_rid": df["_rid"], "row": rows}).with_columns(
+                    pl.lit(file).alias("file")
                 )
             )
         rid_map = pl.concat(rid_frames) if rid_frames else None
@@ -255,6 +261,10 @@ class _Writers:
         if batch.wallets:
             wl = pl.concat(batch.wallets)
             self._gt("wallets", wl)
+
+    def known_wallets(self, wallets: pl.DataFrame) -> None:
+        """The wallets known before generation; the rails' fresh wallets follow them."""
+        self._gt("wallets", wallets)
 
     def _handle(self, file: str) -> IO[bytes]:
         if file not in self.handles:
@@ -407,6 +417,7 @@ def simulate(
     world = build_world(scn, pol, seed, scale)
     cal = Calib()
     writers = _Writers(out)
+    writers.known_wallets(_known_wallets(world))
     # structural layers first (batch 0), then the scaled transactions in time slices
     rng0 = np.random.Generator(np.random.PCG64([seed, 2]))
     out0 = Out(0, 0)
@@ -418,9 +429,49 @@ def simulate(
     bulk_trade(world, out0, gen0, rng0, cal)
     labour(world, out0, gen0, rng0, cal)
     sanctions_list(world, out0)
-    writers.write(out0)
-    rid = out0.rid
+    # A writer thread writes each batch while the next is generated (polars and pyarrow
+    # release the GIL); at most two batches are held at a time. Batches are written in
+    # order, so the files do not depend on the timing.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simulate-writer")
+    try:
+        pending = pool.submit(writers.write, out0)
+        rid = out0.rid
+        pending = _generate(world, scale, seed, cal, writers, pool, pending, rid, progress)
+        pending.result()
+    finally:
+        pool.shutdown(wait=True)
+        writers.close()
 
+    gt = out / "ground_truth"
+    _entities_table(world).write_parquet(
+        gt / "entities.parquet", compression="zstd", statistics=False
+    )
+    counts = {s[0]: writers.rows.get(s[0], 0) for s in SOURCES}
+    rows = calibrate(scn, cal)
+    result = SimulationResult(scn.name, seed, scale, out, counts, rows, pol.to_dict())
+    _write_manifest(out, scn, seed, scale, pol)
+    (out / "calibration.json").write_text(
+        json.dumps(result.to_dict(with_out=False), indent=2, ensure_ascii=False, sort_keys=True)
+        + "\n",
+        encoding="utf-8",
+    )
+    (gt / "README.md").write_text(_GT_README, encoding="utf-8")
+    return result
+
+
+def _generate(
+    world: World,
+    scale: float,
+    seed: int,
+    cal: Calib,
+    writers: _Writers,
+    pool: ThreadPoolExecutor,
+    pending: Future[None],
+    rid: int,
+    progress: Any,
+) -> Future[None]:
+    """Generate the scaled transactions in time slices, handing each batch to the writer."""
+    scn = world.scenario
     per_scale = {
         "trade": scn.num("trade_orders_per_scale"),
         "sme": scn.num("sme_payments_per_scale"),
@@ -449,33 +500,12 @@ def simulate(
         gen.crypto_noise(share("crypto"), d0, d1)
         gen.app_noise(share("app"), d0, d1)
         gen.cash_noise(share("cash"), d0, d1)
-        writers.write(batch)
+        pending.result()  # the previous batch is written (its errors surface here)
+        pending = pool.submit(writers.write, batch)
         rid = batch.rid
         if progress is not None:
             progress(b + 1, n_batches)
-    writers.close()
-
-    gt = out / "ground_truth"
-    _entities_table(world).write_parquet(
-        gt / "entities.parquet", compression="zstd", statistics=False
-    )
-    wallets_path = gt / "wallets.parquet"
-    extra = pl.read_parquet(wallets_path) if wallets_path.exists() else None
-    known = _known_wallets(world)
-    (known if extra is None else pl.concat([known, extra])).write_parquet(
-        wallets_path, compression="zstd", statistics=False
-    )
-    counts = {s[0]: writers.rows.get(s[0], 0) for s in SOURCES}
-    rows = calibrate(scn, cal)
-    result = SimulationResult(scn.name, seed, scale, out, counts, rows, pol.to_dict())
-    _write_manifest(out, scn, seed, scale, pol)
-    (out / "calibration.json").write_text(
-        json.dumps(result.to_dict(with_out=False), indent=2, ensure_ascii=False, sort_keys=True)
-        + "\n",
-        encoding="utf-8",
-    )
-    (gt / "README.md").write_text(_GT_README, encoding="utf-8")
-    return result
+    return pending
 
 
 def _write_manifest(out: Path, scn: Scenario, seed: int, scale: float, pol: Policy) -> None:

@@ -57,7 +57,7 @@ RU_REGION_CODES = {
 
 
 def _digits(rng: np.random.Generator, n: int) -> list[int]:
-    return [int(d) for d in rng.integers(0, 10, size=n)]
+    return [int(d) for d in str(int(rng.integers(0, 10**n))).zfill(n)]
 
 
 def _check(digits: list[int], weights: tuple[int, ...]) -> int:

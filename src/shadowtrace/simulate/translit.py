@@ -17,7 +17,7 @@ used in Russian passports since 2013).
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from pypinyin import Style, lazy_pinyin
@@ -127,7 +127,11 @@ _VOWELS = set("аеёиоуыэюяъь")
 _TOKENS = re.compile(r"\w+|\W+")
 
 
-def _word(word: str, table: dict[str, str], bgn: bool) -> str:
+@lru_cache(maxsize=1 << 16)
+def _word(word: str, system: CyrSystem) -> str:
+    # names repeat (first names, surnames, company words): each word is worked out once
+    table = _TABLES[system]
+    bgn = system == "bgn"
     out: list[str] = []
     prev = ""
     for low in word.lower():
@@ -146,11 +150,7 @@ def _word(word: str, table: dict[str, str], bgn: bool) -> str:
 
 def cyr_to_latin(text: str, system: CyrSystem) -> str:
     """Transliterate Russian Cyrillic ``text`` with one of ``CYRILLIC_SYSTEMS``."""
-    table = _TABLES[system]
-    return "".join(
-        _word(tok, table, system == "bgn") if tok.isalpha() else tok
-        for tok in _TOKENS.findall(text)
-    )
+    return "".join(_word(tok, system) if tok.isalpha() else tok for tok in _TOKENS.findall(text))
 
 
 @cache
@@ -159,6 +159,7 @@ def _syllables(text: str, style: str) -> tuple[str, ...]:
     return tuple(lazy_pinyin(text, style=st, v_to_u=True, neutral_tone_with_five=False))
 
 
+@lru_cache(maxsize=1 << 16)
 def pinyin(word: str, style: Literal["plain", "tone", "wade"] = "plain") -> str:
     """One Chinese word romanised: syllables joined (pinyin) or hyphenated (Wade-Giles)."""
     syl = [s.replace("v", "ü") for s in _syllables(word, style)]

@@ -407,25 +407,24 @@ class _Builder:
     # -- helpers
     def phone(self, country: str) -> str:
         r = self.rng
-        num = "".join(str(d) for d in r.integers(0, 10, size=7))
-        prefixes = {
-            "ru": ["+7 9" + str(r.integers(10, 99))],
-            "ua-dpr": ["+7 949"],
-            "ua-lpr": ["+7 959"],
-            "ua": ["+7 990"],
-            "ua-cri": ["+7 978"],
-            "cn": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
-            "kz": ["+7 70" + str(r.choice([1, 2, 5, 7]))],
-            "kg": ["+996 55" + str(r.integers(0, 10))],
-            "am": ["+374 77"],
-            "ge": ["+995 555"],
-            "ae": ["+971 50"],
-            "tr": ["+90 53" + str(r.integers(0, 10))],
-            "hk": ["+852 9" + str(r.integers(0, 9))],
-            "uz": ["+998 90"],
-            "kp": ["+86 13" + str(r.integers(0, 10)) + " " + str(r.integers(1000, 9999))],
-        }
-        prefix = prefixes.get(country, ["+7 9" + str(r.integers(10, 99))])[0]
+        num = f"{int(r.integers(0, 10**7)):07d}"
+        fixed = {"ua-dpr": "+7 949", "ua-lpr": "+7 959", "ua": "+7 990", "ua-cri": "+7 978",
+                 "am": "+374 77", "ge": "+995 555", "ae": "+971 50", "uz": "+998 90"}  # fmt: skip
+        if country in fixed:
+            prefix = fixed[country]
+        elif country in ("cn", "kp"):
+            prefix = f"+86 13{int(r.integers(0, 10))} {int(r.integers(1000, 9999))}"
+        elif country == "kz":
+            prefix = f"+7 70{(1, 2, 5, 7)[int(r.integers(0, 4))]}"
+        elif country == "kg":
+            prefix = f"+996 55{int(r.integers(0, 10))}"
+        elif country == "tr":
+            prefix = f"+90 53{int(r.integers(0, 10))}"
+        elif country == "hk":
+            prefix = f"+852 9{(4, 6, 7)[int(r.integers(0, 3))]}"  # allocated mobile blocks
+        else:  # Russian mobile codes 910 to 998 but 930, of which parts are unallocated
+            code = int(r.integers(10, 98))
+            prefix = f"+7 9{code + 1 if code >= 30 else code}"
         if country == "hk":
             return f"{prefix}{num[:2]} {num[2:6]}"
         if country in ("cn", "kp"):

@@ -38,3 +38,18 @@ def test_name_sets_carry_legal_form_and_script_variants():
 def test_typo_changes_the_name():
     rng = np.random.default_rng(3)
     assert all(names.typo("Shenzhen Huaxun", rng) != "Shenzhen Huaxun" for _ in range(20))
+
+
+def test_phone_numbers_are_valid_in_every_country():
+    import phonenumbers
+
+    from shadowtrace.simulate import load_scenario
+    from shadowtrace.simulate.policy import Policy
+    from shadowtrace.simulate.world import World, _Builder
+
+    builder = _Builder(World(load_scenario("default"), Policy(), 1, 1.0), np.random.default_rng(5))
+    for country in ("ru", "ua-dpr", "ua-lpr", "ua", "ua-cri", "cn", "kz", "kg", "am", "ge",
+                    "ae", "tr", "hk", "uz", "kp"):  # fmt: skip
+        for _ in range(300):
+            number = builder.phone(country)
+            assert phonenumbers.is_valid_number(phonenumbers.parse(number)), (country, number)
