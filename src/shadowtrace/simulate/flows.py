@@ -20,6 +20,7 @@ import polars as pl
 from shadowtrace.simulate.records import (
     Calib,
     Out,
+    choose,
     days_to_date,
     mixed,
     money,
@@ -198,7 +199,6 @@ class BatchGen:
         self.channels_opened = set(pol.opened("channel"))
         refs = set().union(*(pol.closed(k) for k in ("usdt_exchange", "otc_desk", "cash_branch")))
         self.closed_mask = named(refs)
-        self.closed_slots = set(np.nonzero(self.closed_mask)[0].tolist())
 
     # ------------------------------------------------------------------ helpers
     def pick(self, pool: IntArray, u: FloatArray) -> IntArray:
@@ -443,7 +443,7 @@ class BatchGen:
         m = ok
         end_day = pos_day[np.arange(n), hops] + 5
         fin_val = pos_val[np.arange(n), hops - 1]
-        eu_rid = self.bank(
+        self.bank(
             eu[m],
             chain[m, hops[m]],
             fin_val[m] * 1.12 * self.rate_usd,
@@ -456,13 +456,13 @@ class BatchGen:
             if not mm.any():
                 continue
             buyer, seller = chain[mm, j + 1], chain[mm, j]
-            cur = np.where(self.paper_country[seller] == "cn", "CNY", "USD")
-            amount = pos_val[mm, j] * np.where(cur == "CNY", self.cny_usd, 1.0)
+            in_cny = self.paper_country[seller] == "cn"
+            amount = pos_val[mm, j] * np.where(in_cny, self.cny_usd, 1.0)
             pay_rids[mm, j] = self.bank(
                 buyer,
                 seller,
                 amount,
-                pl.Series(cur.tolist(), dtype=pl.String),
+                choose(in_cny, "CNY", "USD"),
                 pos_day[mm, j + 1] + 3,
                 purpose="Payment for goods under contract",
             )
@@ -481,12 +481,11 @@ class BatchGen:
             .select(pl.concat_list(pl.all()).list.drop_nulls())
             .to_series()
         )
-        typ = np.where(chpl, "dual_use_supply", "multilayer_transshipment")
         self.out.flow(
             {
-                "typology": pl.Series(typ.tolist(), dtype=pl.String),
+                "typology": choose(chpl, "dual_use_supply", "multilayer_transshipment"),
                 "channel": "goods_chain",
-                "status": pl.Series(np.where(ok, "delivered", "blocked").tolist(), dtype=pl.String),
+                "status": choose(ok, "delivered", "blocked"),
                 "value_usd": pl.Series(np.where(ok, line.value, 0.0)),
                 "intended_value_usd": pl.Series(line.value),
                 "date": days_to_date(days),
@@ -503,7 +502,6 @@ class BatchGen:
         if len(okn):
             members = [c.gather(pl.Series(okn)) for c in chain_t] + [self.tid(eu[okn])]
             ev_decl = [(decl_rids[okn, j], "declaration") for j in range(width)]
-            [(pay_rids[okn, j], "payment") for j in range(width)]
             self.out.scheme("multilayer_transshipment", members, ev_decl)
             dm = chpl[okn]
             if dm.any():
@@ -528,7 +526,6 @@ class BatchGen:
                         ],
                         [(pay_rids[sel, j], "payment"), (pay_rids[sel, j - 1], "payment")],
                     )
-            _ = eu_rid
 
     def declarations(
         self,
@@ -751,9 +748,8 @@ class BatchGen:
                 blocked |= hit & ~adapt
                 policy_moved |= hit & adapt
         routed = rejected & ~blocked
-        result_status = np.where(blocked & rejected, "blocked", "delivered")
+        failed = blocked & rejected
         delivered_val = np.where(blocked & rejected, 0.0, value_cny)
-        fee_flow = np.zeros(n)
         evid: list[tuple[IntArray, IntArray, str]] = []
         hop_frames: list[pl.DataFrame] = []
         for c in CHANNELS:
@@ -765,9 +761,8 @@ class BatchGen:
             res = fn(payer[idx], benef[idx], value_cny[idx], fee[idx], rdays[idx], U[idx])
             hops_list, rec_inst, rec_rids, ok = res
             blocked_c = ~ok
-            result_status[idx[blocked_c]] = "blocked"
+            failed[idx[blocked_c]] = True
             delivered_val[idx[blocked_c]] = 0.0
-            fee_flow[idx] = fee[idx]
             hop_frames.append(pl.DataFrame({"i": pl.Series(idx), "hops": hops_list}))
             evid.append((idx[rec_inst], rec_rids, c))
         # flows
@@ -787,12 +782,9 @@ class BatchGen:
         illicit = rejected
         self.out.flow(
             {
-                "typology": pl.Series(
-                    np.where(rejected, "rerouted_payment", "legitimate_payment").tolist(),
-                    dtype=pl.String,
-                ),
+                "typology": choose(rejected, "rerouted_payment", "legitimate_payment"),
                 "channel": pl.Series(chan_col.tolist(), dtype=pl.String),
-                "status": pl.Series(result_status.tolist(), dtype=pl.String),
+                "status": choose(failed, "blocked", "delivered"),
                 "value_usd": pl.Series(delivered_val / self.cny_usd),
                 "intended_value_usd": pl.Series(value_cny / self.cny_usd),
                 "date": days_to_date(days),
@@ -813,21 +805,19 @@ class BatchGen:
             local = np.searchsorted(pays, inst_all)
             hops_sel = hops_all.gather(pl.Series(pays))
             members = [hops_sel.list.get(k, null_on_oob=True) for k in range(8)]
-            ids = self.out.scheme(
+            self.out.scheme(
                 "rerouted_payment",
                 members,
                 [(attempt[pays], "payment")],
                 evidence_lists=(local, rid_all, "payment"),
                 label=pl.Series(channel[pays].tolist(), dtype=pl.String),
             )
-            _ = ids
             bank_m = channel[pays] == "bank_agent"
             f = fee[pays][bank_m & ~blocked[pays]]
             if len(f):
                 self.cal.fee_min = min(self.cal.fee_min, float(f.min()))
                 self.cal.fee_max = max(self.cal.fee_max, float(f.max()))
                 self.cal.fee_count += len(f)
-        _ = fee_flow
 
     def _agents(self, pool: IntArray, u: FloatArray, days: IntArray) -> tuple[IntArray, BoolArray]:
         idx = self.pick(pool, u)
@@ -1097,9 +1087,7 @@ class BatchGen:
             [self.tid(payer[ok]), self.tid(d_ru[ok]), self.tid(d_cn[ok]), self.tid(benef[ok])],
             [(rids[0], "payment"), (r4, "payment")],
             evidence_lists=(local, rail_rids, "transfer"),
-            label=pl.Series(
-                np.where(fan, "fan_out_fan_in", "peel_chain").tolist(), dtype=pl.String
-            ),
+            label=choose(fan, "fan_out_fan_in", "peel_chain"),
         )
         hops = (
             pl.DataFrame(

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["Calib", "Out", "days_to_date", "money", "n_str", "seconds_to_ts"]
+__all__ = ["Calib", "Out", "choose", "days_to_date", "money", "n_str", "seconds_to_ts"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -53,6 +53,11 @@ def n_str(x: IntArray, width: int = 0, prefix: str = "") -> pl.Series:
     if prefix:
         s = pl.select(pl.concat_str([pl.lit(prefix), s])).to_series()
     return s
+
+
+def choose(mask: npt.NDArray[np.bool_], yes: str, no: str) -> pl.Series:
+    """``yes`` where ``mask`` holds, else ``no``, as a string column."""
+    return pl.Series([no, yes], dtype=pl.String).gather(np.asarray(mask, dtype=np.int64))
 
 
 def mixed(rid: IntArray, digits: int = 12) -> IntArray:

@@ -238,7 +238,6 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
         v: f"{w.parties[v].names.latin[0].split()[1][:3].upper()}-BTS{3000 + 100 * (k % 9)}"
         for k, v in enumerate(set(vendor.tolist()))
     }
-    asset_rid0 = out.rid
     ids_ = n_str(np.arange(n) + 1, 6, "BS-")
     cols = {
         "asset_id": ids_,
@@ -380,7 +379,6 @@ def inventory(w: World, out: Out, gen: BatchGen, rng: np.random.Generator, cal: 
         [w.tid(groups[c].to_numpy()) for c in ("o", "v", "s", "p")],
         evidence_lists=(inst, rids, "equipment"),
     )
-    _ = asset_rid0
 
 
 def investment(w: World, out: Out, rng: np.random.Generator, cal: Calib) -> None:
@@ -598,7 +596,7 @@ def sanctions_list(w: World, out: Out) -> list[bytes]:
     days: list[int] = []
     listed = [p for p in w.parties if p.listed is not None and not p.rename_slot]
     listed.sort(key=lambda p: (p.listed, p.idx))
-    for k, p in enumerate(listed):
+    for p in listed:
         eid = "sim-" + hashlib.sha1(f"{w.seed}:{p.idx}".encode()).hexdigest()[:12]  # noqa: S324
         schema = "Person" if p.kind == "person" else "Company"
         props: dict[str, list[str]] = {
@@ -645,7 +643,6 @@ def sanctions_list(w: World, out: Out) -> list[bytes]:
         )
         truth.append(f"san:{w.true_id(p.idx)}")
         days.extend([day(p.listed) if p.listed else NEVER] * 2)
-        _ = k
     out.emit(
         "sanctions.ftm.json",
         {"_line": _s([x.decode() for x in lines])},
