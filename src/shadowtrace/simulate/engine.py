@@ -121,6 +121,16 @@ SOURCES: list[tuple[str, str, str, str]] = [
 RECORDS_SCHEMA = pa.schema(
     [("file", pa.string()), ("row", pa.int64()), ("origin", pa.string()), ("true_id", pa.string())]
 )
+# Written as dictionaries (file and origin take few values), read back as plain strings:
+# the file stores no Arrow schema.
+_RECORDS_WRITE = pa.schema(
+    [
+        ("file", pa.dictionary(pa.int32(), pa.string())),
+        ("row", pa.int64()),
+        ("origin", pa.dictionary(pa.int32(), pa.string())),
+        ("true_id", pa.large_string()),
+    ]
+)
 BATCH_RECORDS = 600_000  # about this many transactions per batch (two held at a time)
 
 
@@ -182,9 +192,10 @@ class _Writers:
         gt.mkdir(parents=True, exist_ok=True)
         self.records = pq.ParquetWriter(
             gt / "records.parquet",
-            RECORDS_SCHEMA,
+            _RECORDS_WRITE,
             compression="zstd",
-            use_dictionary=["file", "origin"],  # few values; true ids are nearly all distinct
+            use_dictionary=["file", "origin"],  # true ids are nearly all distinct
+            store_schema=False,
         )
         self.gt_writers: dict[str, pq.ParquetWriter] = {}
         self.rid_map: list[pl.DataFrame] = []
@@ -211,8 +222,13 @@ class _Writers:
             if file.endswith(".parquet"):
                 table = visible.to_arrow()
                 if file not in self.pq:
+                    # hashes are all distinct: a dictionary would only cost time
+                    strings = [f.name for f in table.schema if pa.types.is_large_string(f.type)]
                     self.pq[file] = pq.ParquetWriter(
-                        self.out / file, table.schema, compression="zstd"
+                        self.out / file,
+                        table.schema,
+                        compression="zstd",
+                        use_dictionary=[c for c in strings if c not in ("tx_hash",)],
                     )
                 self.pq[file].write_table(table.cast(self.pq[file].schema))
             elif file.endswith(".json"):
@@ -231,16 +247,21 @@ class _Writers:
                     [df[c].is_not_null().to_numpy() for c in truth_cols], axis=1
                 ).ravel()
                 at = (np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel()[valid]
-                origins = pl.Series([c[3:] for c in truth_cols], dtype=pl.String)
-                rec = pl.DataFrame(
+                rec = pa.table(
                     {
-                        "file": pl.repeat(file, len(at), dtype=pl.String, eager=True),
-                        "row": np.repeat(rows, k)[valid],
-                        "origin": origins.gather(np.tile(np.arange(k), n)[valid]),
-                        "true_id": stacked.gather(at),
-                    }
+                        "file": pa.DictionaryArray.from_arrays(
+                            pa.array(np.zeros(len(at), dtype=np.int32)), pa.array([file])
+                        ),
+                        "row": pa.array(np.repeat(rows, k)[valid]),
+                        "origin": pa.DictionaryArray.from_arrays(
+                            pa.array(np.tile(np.arange(k, dtype=np.int32), n)[valid]),
+                            pa.array([c[3:] for c in truth_cols]),
+                        ),
+                        "true_id": stacked.gather(at).to_arrow(),
+                    },
+                    schema=_RECORDS_WRITE,
                 )
-                self.records.write_table(rec.to_arrow().cast(RECORDS_SCHEMA))
+                self.records.write_table(rec)
             rid_frames.append(
                 pl.DataFrame({"_rid": df["_rid"], "row": rows}).with_columns(
                     pl.lit(file).alias("file")
