@@ -27,7 +27,14 @@ from shadowtrace.simulate.records import (
     n_str,
     seconds_to_ts,
 )
-from shadowtrace.simulate.world import OCCUPIED, World, chpl_codes, goods
+from shadowtrace.simulate.world import (
+    OCCUPIED,
+    World,
+    chpl_codes,
+    goods,
+    tron_addresses,
+    tx_hashes,
+)
 
 __all__ = ["OCCUPIED", "BatchGen", "GoodsTable", "exact_share", "goods_table", "strata"]
 
@@ -902,9 +909,8 @@ class BatchGen:
     def _new_wallets(self, holder: IntArray, label: str) -> tuple[IntArray, pl.Series]:
         """Fresh wallets (addresses) held by ``holder``, registered for the ground truth."""
         n = len(holder)
-        from shadowtrace.simulate.world import tron_addresses
 
-        addr = pl.Series(tron_addresses(self.rng, n), dtype=pl.String)
+        addr = tron_addresses(self.rng, n)
         wid = np.arange(self.out.rid, self.out.rid + n, dtype=np.int64)  # unique within run
         self.out.rid += n
         self.out.wallets.append(
@@ -936,7 +942,6 @@ class BatchGen:
         n = len(amount)
         if n == 0:
             return np.zeros(0, dtype=np.int64)
-        from shadowtrace.simulate.world import tx_hashes
 
         secs = self.rng.integers(0, 86400, n)
         hashes = tx_hashes(self.rng, n)

@@ -183,7 +183,7 @@ class World:
         return f"ent-{self.parties[idx].true_idx:06d}"
 
     def add_wallet(self, holder: int, label: str, rng: np.random.Generator) -> int:
-        address = tron_addresses(rng, 1)[0]
+        address = str(tron_addresses(rng, 1)[0])
         self.wallets.append((address, holder, label))
         w = len(self.wallets) - 1
         self.wallets_of.setdefault(holder, []).append(w)
@@ -248,7 +248,7 @@ class World:
             [day(p.listed) if p.listed else NEVER for p in self.parties], dtype=np.int64
         )
         n_noise = max(500, round(5000 * self.factor))
-        self.noise_addr = pl.Series(tron_addresses(rng, n_noise), dtype=pl.String)
+        self.noise_addr = tron_addresses(rng, n_noise)
         self.noise_tid = pl.Series([f"wal-n{i:07d}" for i in range(n_noise)], dtype=pl.String)
         self.noise_wallets = np.arange(n_noise)
         self.exchange_wallets = [
@@ -371,17 +371,21 @@ _B58 = np.frombuffer(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxy
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def tron_addresses(rng: np.random.Generator, n: int) -> list[str]:
+def tron_addresses(rng: np.random.Generator, n: int) -> pl.Series:
     """``n`` addresses in the shape of TRON addresses (T + 33 base58 characters)."""
-    body = _B58[rng.integers(0, len(_B58), size=(n, 33))]
+    body = _B58[rng.integers(0, len(_B58), size=(n, 33), dtype=np.uint8)]
     raw = np.concatenate([np.full((n, 1), ord("T"), dtype=np.uint8), body], axis=1)
-    return [bytes(row).decode("ascii") for row in raw]
+    return pl.Series(np.ascontiguousarray(raw).view("S34").ravel()).cast(pl.String)
+
+
+# each byte as its two hex digits, read as one 16-bit unit (native byte order)
+_HEX_PAIRS = np.stack([np.repeat(_HEX, 16), np.tile(_HEX, 16)], axis=1).copy().view(np.uint16)[:, 0]
 
 
 def tx_hashes(rng: np.random.Generator, n: int) -> pl.Series:
-    """``n`` 64-hex-digit transaction hashes."""
-    raw = _HEX[rng.integers(0, 16, size=(n, 64))]
-    return pl.Series(raw.view("S64").ravel()).cast(pl.String)
+    """``n`` 64-hex-digit transaction hashes (32 random bytes each)."""
+    digits = _HEX_PAIRS[rng.integers(0, 256, size=(n, 32), dtype=np.uint8)]
+    return pl.Series(np.ascontiguousarray(digits).view("S64").ravel()).cast(pl.String)
 
 
 # ---- building the parties ------------------------------------------------------------------
