@@ -405,6 +405,7 @@ class BatchGen:
             np.concatenate([np.ones((n, 1)), 1 + marks[:, 1:]], axis=1), axis=1
         )
         # sanctions: resolve every party at the day it acts; a blocked party stops the order
+        chain0, eu0 = chain.copy(), eu.copy()
         blocked = np.zeros(n, dtype=bool)
         rerouted = np.zeros(n, dtype=bool)
 
@@ -421,12 +422,21 @@ class BatchGen:
         blocked |= blk
         eu = eu_res
         # Electronics: the scenario's share is made in China, exactly, among the orders that
-        # get through (what the calibration counts), CHPL lines and others apart. Most
-        # non-Chinese electronics comes through Hong Kong traders as well.
+        # get through (what the calibration counts), CHPL lines and others apart. Which
+        # orders get through is judged without the policy's listings, so that a policy does
+        # not change the origin of orders it does not touch. Non-Chinese electronics comes
+        # through Hong Kong traders as well.
         el = np.nonzero(cat == 0)[0]
         if len(el):
             cn_share = s.num("cn_share_critical_electronics")
-            group = 2 * g.chpl_electronics[li[el]] + blocked[el]
+            stopped = np.zeros(len(el), dtype=bool)
+            for j in range(1, width):
+                present = chain0[el, j] >= 0
+                _, blk = w.resolve(chain0[el, j][present], pos_day[el, j][present], True)
+                stopped[np.nonzero(present)[0][blk]] = True
+            end = pos_day[el, hops[el]] + 10
+            stopped |= w.resolve(eu0[el], end, without_policy=True)[1]
+            group = 2 * g.chpl_electronics[li[el]] + stopped
             non_cn = el[exact_share(U[el, 8], 1 - cn_share, group)]
             mfr[non_cn] = self.pick(w.role("manufacturer_other"), U[non_cn, 7])
             chain[non_cn, 0] = mfr[non_cn]

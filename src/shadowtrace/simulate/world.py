@@ -244,6 +244,10 @@ class World:
         self.switch_to = np.asarray([p.switch_to for p in self.parties], dtype=np.int64)
         self.switch_day = np.asarray([p.switch_day for p in self.parties], dtype=np.int64)
         self.block_day = np.asarray([p.block_day for p in self.parties], dtype=np.int64)
+        # the same without the listings of the policy: what the scenario alone would do
+        by_policy = np.asarray([p.program == "POLICY" for p in self.parties], dtype=bool)
+        self.switch_day_base = np.where(by_policy, NEVER, self.switch_day)
+        self.block_day_base = np.where(by_policy, NEVER, self.block_day)
         self.listed_day = np.asarray(
             [day(p.listed) if p.listed else NEVER for p in self.parties], dtype=np.int64
         )
@@ -350,20 +354,23 @@ class World:
     def tid(self, idx: IntArray) -> pl.Series:
         return self.cols["true_id"].gather(pl.Series(idx))
 
-    def resolve(self, idx: IntArray, when: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    def resolve(
+        self, idx: IntArray, when: IntArray, without_policy: bool = False
+    ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """Slots actually used at days ``when``: follow renames and substitutes.
 
         Returns the slots and a mask of flows blocked (a listed party with no substitute).
+        ``without_policy``: as if the policy had listed no one.
         """
+        switch_day = self.switch_day_base if without_policy else self.switch_day
+        block_day = self.block_day_base if without_policy else self.block_day
         idx = idx.copy()
-        blocked = np.zeros(idx.shape, dtype=bool)
         for _ in range(4):
-            move = (self.switch_day[idx] <= when) & (self.switch_to[idx] >= 0)
+            move = (switch_day[idx] <= when) & (self.switch_to[idx] >= 0)
             if not move.any():
                 break
             idx = np.where(move, self.switch_to[idx], idx)
-        blocked |= self.block_day[idx] <= when
-        return idx, blocked
+        return idx, block_day[idx] <= when
 
 
 # ---- identifiers in bulk ----------------------------------------------------------------
