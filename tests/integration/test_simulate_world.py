@@ -197,6 +197,14 @@ def test_policy_reduces_flow_through_sanctioned_intermediaries(world, tmp_path):
     assert f_after.filter(later & delivered & (pl.col("channel") == "usdt")).height == 0
     assert f_before.filter(pl.col("channel") == "usdt").height > 0
     assert f_after["rerouted"].sum() > f_before["rerouted"].sum()
+    # goods chains through none of the listed parties are as they were without the policy
+    chains = f_before.filter(pl.col("channel") == "goods_chain").join(
+        f_after.filter(pl.col("channel") == "goods_chain"), on="flow_id", suffix="_p"
+    )
+    untouched = chains.filter(~pl.col("hops").list.eval(pl.element().is_in(targets)).list.any())
+    assert untouched.height > 0
+    for col in ("source_id", "sink_id", "status", "hs_code"):
+        assert (untouched[col] == untouched[f"{col}_p"]).all(), col
     ents = pl.read_parquet(after.out / "ground_truth" / "entities.parquet")
     listed = ents.filter(pl.col("true_id").is_in(targets))
     assert listed["sanctioned"].all()
