@@ -597,6 +597,7 @@ def sanctions_list(w: World, out: Out) -> list[bytes]:
     listed = [p for p in w.parties if p.listed is not None and not p.rename_slot]
     listed.sort(key=lambda p: (p.listed, p.idx))
     for p in listed:
+        # an id, not a security measure: SHA-1 is fine for it
         eid = "sim-" + hashlib.sha1(f"{w.seed}:{p.idx}".encode()).hexdigest()[:12]  # noqa: S324
         schema = "Person" if p.kind == "person" else "Company"
         props: dict[str, list[str]] = {
