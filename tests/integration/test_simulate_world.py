@@ -175,6 +175,10 @@ def test_ground_truth_labels_typologies_and_negatives(world):
     entities = pl.read_parquet(gt / "entities.parquet")
     assert entities["true_id"].is_unique().all()
     rec = pl.read_parquet(gt / "records.parquet")
+    assert rec.schema == pl.Schema(
+        {"file": pl.String, "row": pl.Int64, "origin": pl.String, "true_id": pl.String}
+    )
+    assert rec.select("file", "row").is_duplicated().any()  # several entities per record
     known = set(entities["true_id"]) | set(pl.read_parquet(gt / "wallets.parquet")["true_id"])
     parties = rec.filter(pl.col("true_id").str.starts_with("ent-"))
     assert set(parties["true_id"]) <= known
