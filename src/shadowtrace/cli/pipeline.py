@@ -18,10 +18,12 @@ def simulate(
         str, typer.Option("--scenario", "-s", help="A shipped scenario name or a YAML path.")
     ] = "default",
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same files.")] = 0,
-    scale: Annotated[float, typer.Option("--scale", help="World size; 1.0 is the default world.")] = 1.0,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the world to.")] = Path(
-        "world"
-    ),
+    scale: Annotated[
+        float, typer.Option("--scale", help="World size; 1.0 is the default world.")
+    ] = 1.0,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the world to.")
+    ] = Path("world"),
     policy: Annotated[
         Path | None, typer.Option("--policy", "-p", help="A policy YAML applied to the world.")
     ] = None,
@@ -59,7 +61,9 @@ def demo(
     store_path = Path(store) if store else workdir / "shadowtrace.duckdb"
     if store_path.exists():
         store_path.unlink()
-    err.print(f"[bold]1. simulate[/bold] the default world (seed {seed}, scale {scale:g}) → {world}")
+    err.print(
+        f"[bold]1. simulate[/bold] the default world (seed {seed}, scale {scale:g}) → {world}"
+    )
     result = run_simulation("default", seed, scale, world)
     print_calibration(result, out)
     err.print(f"[bold]2. ingest[/bold] every file of {world}/manifest.yml → {store_path}")
@@ -69,8 +73,6 @@ def demo(
         print_ingest_report(report)
         err.print("[bold]3. resolve[/bold] who is who")
         resolved = resolve(st)
-        out.print(
-            f"resolution: {resolved.records:,} records became {resolved.entities:,} entities"
-        )
+        out.print(f"resolution: {resolved.records:,} records became {resolved.entities:,} entities")
         print_summary(st.summary())
     err.print(f"done in {time.monotonic() - started:.0f} s; store: {store_path}")
