@@ -40,7 +40,7 @@ def simulate(
 
 @app.command()
 def demo(
-    scale: Annotated[float, typer.Option("--scale", help="World size (small by default).")] = 0.02,
+    scale: Annotated[float, typer.Option("--scale", help="World size (small by default).")] = 0.01,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
     workdir: Annotated[
         Path, typer.Option("--dir", help="Where the world, the store and the report go.")
