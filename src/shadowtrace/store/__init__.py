@@ -123,6 +123,10 @@ class Store:
             con = duckdb.connect(spath, read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise StoreError(f"Cannot open store {spath}: {exc}") from exc
+        # Progress is tracked (the CLI draws it on stderr) but never printed by DuckDB
+        # itself: stdout carries only results.
+        con.execute("SET enable_progress_bar = true")
+        con.execute("SET enable_progress_bar_print = false")
         store = cls(con, spath, read_only)
         if not read_only:
             store.migrate()
