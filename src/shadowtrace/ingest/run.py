@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 Stage = Callable[[str], None]
 CHUNK_ENV = "SHADOWTRACE_INGEST_CHUNK"
 DEFAULT_CHUNK = 250_000
+#: Raw statements gathered before they are merged into the store.
+MERGE_ROWS = 2_000_000
 
 
 @dataclass
@@ -180,6 +182,12 @@ def _ingest(
             next_source = _read_item(
                 store, report, item, src, run_id, next_source, force, strict, Path(tmp), now, stage
             )
+        stage("merging statements")
+        _maybe_merge(store, report, run_id, now, final=True)
+        if strict:
+            # Merging can reject too (schema conflicts between sources).
+            for src, item in enumerate(items):
+                _raise_first_reject(store, src, item.display)
         stage("recording sources and rejects")
         _record(store, report, items, run_id)
         report.seconds = time.monotonic() - started
@@ -278,9 +286,10 @@ def _read_item(
         con.execute("SET preserve_insertion_order = false")
     sr.rows_in = loaded.rows_in
     if item.mapping is None:
+        sr.rows_stored += _rows_made(store, src, (1, loaded.rows_in))
         if strict:
             _raise_first_reject(store, src, item.display)
-        _merge_chunk(store, report, run_id, now)
+        _maybe_merge(store, report, run_id, now)
     else:
         # Records are independent of each other: map and merge them in chunks, so
         # that memory stays bounded whatever the size of the file.
@@ -290,9 +299,10 @@ def _read_item(
             if loaded.rows_in > chunk:
                 stage(f"{item.display}: rows {lo:,}–{min(hi, loaded.rows_in):,}")
             _map(store, item, src, loaded, (lo, hi))
+            sr.rows_stored += _rows_made(store, src, (lo, hi))
             if strict:
                 _raise_first_reject(store, src, item.display)
-            _merge_chunk(store, report, run_id, now)
+            _maybe_merge(store, report, run_id, now)
     con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
     if loaded.rejects:
         con.execute(f"DROP TABLE IF EXISTS {ident(loaded.rejects)}")
@@ -306,6 +316,27 @@ def _read_item(
     if sr.rows_filtered < 0:  # pragma: no cover - an accounting bug, never bad input
         raise RuntimeError(f"row accounting does not add up for {item.display}: {sr}")
     return next_source
+
+
+def _rows_made(store: Store, src: int, rows: tuple[int, int]) -> int:
+    """Records of ``src`` in ``rows`` (inclusive) that made at least one statement."""
+    return int(
+        store.con.execute(
+            "SELECT count(DISTINCT source_row) FROM _raw WHERE src = ? "
+            "AND source_row BETWEEN ? AND ?",
+            [src, rows[0], rows[1]],
+        ).fetchall()[0][0]
+    )
+
+
+def _maybe_merge(
+    store: Store, report: IngestReport, run_id: int, now: datetime, final: bool = False
+) -> None:
+    """Merge the raw statements gathered so far once there are enough of them (or at
+    the end of the run): small sources share one merge, big ones merge by chunk."""
+    rows = int(store.con.execute("SELECT count(*) FROM _raw").fetchall()[0][0])
+    if rows and (final or rows >= MERGE_ROWS):
+        _merge_chunk(store, report, run_id, now)
 
 
 def chunk_rows() -> int:
@@ -382,10 +413,6 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     """Merge the raw statements of one chunk (``_raw``) into ``statements``, then
     empty ``_raw``. Only entities the store already has are looked up in it."""
     con = store.con
-    for src, rows in con.execute(
-        "SELECT src, count(DISTINCT source_row) FROM _raw GROUP BY src"
-    ).fetchall():
-        report.sources[int(src)].rows_stored += int(rows)
     con.execute("CREATE OR REPLACE TEMP TABLE _cent AS SELECT DISTINCT entity_id, schema FROM _raw")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _old AS SELECT DISTINCT st.entity_id, st.schema "
