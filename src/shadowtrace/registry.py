@@ -34,6 +34,8 @@ BUILTINS: dict[str, dict[str, str]] = {
             "shadowtrace.detect.detectors.transshipment:MultilayerTransshipment"
         ),
         "dual_use_supply": "shadowtrace.detect.detectors.dual_use:DualUseSupply",
+        "rerouted_payment": "shadowtrace.detect.detectors.rerouted:ReroutedPayments",
+        "netting": "shadowtrace.detect.detectors.netting:Netting",
     },
 }
 

@@ -231,7 +231,9 @@ GRAPH = Migration(
             quantity DOUBLE,
             origin_country VARCHAR,
             destination_country VARCHAR,
-            value VARCHAR
+            value VARCHAR,
+            source_account VARCHAR,
+            target_account VARCHAR
         )
         """,
         # One row per canonical entity that is a node of the graph, with the attributes
