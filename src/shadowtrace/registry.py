@@ -36,6 +36,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "dual_use_supply": "shadowtrace.detect.detectors.dual_use:DualUseSupply",
         "rerouted_payment": "shadowtrace.detect.detectors.rerouted:ReroutedPayments",
         "netting": "shadowtrace.detect.detectors.netting:Netting",
+        "stablecoin_rail": "shadowtrace.detect.detectors.stablecoin:StablecoinRails",
     },
 }
 
