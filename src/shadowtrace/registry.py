@@ -37,6 +37,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "rerouted_payment": "shadowtrace.detect.detectors.rerouted:ReroutedPayments",
         "netting": "shadowtrace.detect.detectors.netting:Netting",
         "stablecoin_rail": "shadowtrace.detect.detectors.stablecoin:StablecoinRails",
+        "pass_through_intermediary": "shadowtrace.detect.detectors.pass_through:PassThrough",
     },
 }
 

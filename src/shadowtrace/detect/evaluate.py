@@ -16,7 +16,10 @@ A finding *matches* a ground-truth scheme of the same typology by one of two rul
 ``subject``
     the finding's subject (its first entity) is one of the scheme's subjects: the
     intermediary of a pass-through scheme, the successor or renamed party of a
-    sanctions-proximity scheme, a company of a front-company scheme.
+    sanctions-proximity scheme, a company of a front-company scheme. For pass-through
+    precision, the parties the simulator passes money through less a fee without a
+    pass-through scheme of their own also count as true (the middle of a goods chain,
+    the agents of a payment rerouted through agents); recall counts schemes only.
 
 Precision is the share of findings that match a scheme; recall the share of schemes
 matched by a finding.
@@ -94,6 +97,9 @@ def _subjects_sql() -> str:
     # The subjects of each scheme: pass-through → its first member (the intermediary);
     # sanctions proximity → its first member (the successor or renamed party); front
     # companies → its members that are companies (the last member is their director).
+    # Rows without a scheme are further true subjects that count for precision only:
+    # parties the simulator passes money through less a fee without a pass-through
+    # scheme of their own (the middle of a goods chain, the agents of a rerouted payment).
     return """
     SELECT s.scheme_id, s.typology, m.true_id
     FROM _gt_schemes s, unnest(s.members) AS m(true_id)
@@ -103,6 +109,14 @@ def _subjects_sql() -> str:
     SELECT s.scheme_id, s.typology, s.members[1]
     FROM _gt_schemes s
     WHERE s.typology IN ('pass_through_intermediary', 'sanctions_proximity')
+    UNION ALL
+    SELECT NULL, 'pass_through_intermediary', m.true_id
+    FROM _gt_schemes s, unnest(s.members[2:len(s.members) - 2]) AS m(true_id)
+    WHERE s.typology = 'multilayer_transshipment'
+    UNION ALL
+    SELECT NULL, 'pass_through_intermediary', m.true_id
+    FROM _gt_schemes s, unnest(s.members[2:len(s.members) - 1]) AS m(true_id)
+    WHERE s.typology = 'rerouted_payment' AND s.label = 'bank_agent'
     """
 
 
