@@ -38,6 +38,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "netting": "shadowtrace.detect.detectors.netting:Netting",
         "stablecoin_rail": "shadowtrace.detect.detectors.stablecoin:StablecoinRails",
         "pass_through_intermediary": "shadowtrace.detect.detectors.pass_through:PassThrough",
+        "cash_structuring": "shadowtrace.detect.detectors.cash:CashStructuring",
     },
 }
 
