@@ -39,6 +39,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "stablecoin_rail": "shadowtrace.detect.detectors.stablecoin:StablecoinRails",
         "pass_through_intermediary": "shadowtrace.detect.detectors.pass_through:PassThrough",
         "cash_structuring": "shadowtrace.detect.detectors.cash:CashStructuring",
+        "sanctions_proximity": "shadowtrace.detect.detectors.proximity:SanctionsProximity",
     },
 }
 

@@ -77,9 +77,11 @@ class Graph:
         if not wanted:
             return cls([], [], [], [])
         marks = ", ".join("?" for _ in wanted)
-        table = store.con.execute(
-            f"SELECT source, target, kind, value FROM edges WHERE kind IN ({marks})", wanted
-        ).fetch_arrow_table()
+        store.con.complete()
+        table = store.con.sql(
+            f"SELECT source, target, kind, value FROM edges WHERE kind IN ({marks})",
+            params=wanted,
+        ).to_arrow_table()
         src = np.asarray(table.column("source").to_pylist(), dtype=object)
         dst = np.asarray(table.column("target").to_pylist(), dtype=object)
         ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
