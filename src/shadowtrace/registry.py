@@ -40,6 +40,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "pass_through_intermediary": "shadowtrace.detect.detectors.pass_through:PassThrough",
         "cash_structuring": "shadowtrace.detect.detectors.cash:CashStructuring",
         "sanctions_proximity": "shadowtrace.detect.detectors.proximity:SanctionsProximity",
+        "front_company": "shadowtrace.detect.detectors.fronts:FrontCompanies",
     },
 }
 

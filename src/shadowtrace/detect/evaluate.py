@@ -19,7 +19,9 @@ A finding *matches* a ground-truth scheme of the same typology by one of two rul
     sanctions-proximity scheme, a company of a front-company scheme. For pass-through
     precision, the parties the simulator passes money through less a fee without a
     pass-through scheme of their own also count as true (the middle of a goods chain,
-    the agents of a payment rerouted through agents); recall counts schemes only.
+    the agents of a payment rerouted through agents), and for front-company precision
+    every company the simulator made a front (its schemes cover only the fronts at
+    mass-registration addresses); recall counts schemes only.
 
 Precision is the share of findings that match a scheme; recall the share of schemes
 matched by a finding.
@@ -99,7 +101,9 @@ def _subjects_sql() -> str:
     # companies → its members that are companies (the last member is their director).
     # Rows without a scheme are further true subjects that count for precision only:
     # parties the simulator passes money through less a fee without a pass-through
-    # scheme of their own (the middle of a goods chain, the agents of a rerouted payment).
+    # scheme of their own (the middle of a goods chain, the agents of a rerouted payment),
+    # and every company the simulator made a front (its schemes list only the fronts
+    # registered at mass-registration addresses).
     return """
     SELECT s.scheme_id, s.typology, m.true_id
     FROM _gt_schemes s, unnest(s.members) AS m(true_id)
@@ -117,6 +121,8 @@ def _subjects_sql() -> str:
     SELECT NULL, 'pass_through_intermediary', m.true_id
     FROM _gt_schemes s, unnest(s.members[2:len(s.members) - 1]) AS m(true_id)
     WHERE s.typology = 'rerouted_payment' AND s.label = 'bank_agent'
+    UNION ALL
+    SELECT NULL, 'front_company', true_id FROM _gt_entities WHERE role = 'front'
     """
 
 
