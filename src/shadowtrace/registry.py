@@ -41,6 +41,9 @@ BUILTINS: dict[str, dict[str, str]] = {
         "cash_structuring": "shadowtrace.detect.detectors.cash:CashStructuring",
         "sanctions_proximity": "shadowtrace.detect.detectors.proximity:SanctionsProximity",
         "front_company": "shadowtrace.detect.detectors.fronts:FrontCompanies",
+        "infrastructure_dependency": (
+            "shadowtrace.detect.detectors.infrastructure:InfrastructureDependency"
+        ),
     },
 }
 
