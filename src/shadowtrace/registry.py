@@ -44,6 +44,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "infrastructure_dependency": (
             "shadowtrace.detect.detectors.infrastructure:InfrastructureDependency"
         ),
+        "dprk_labour": "shadowtrace.detect.detectors.labour:DprkLabour",
     },
 }
 

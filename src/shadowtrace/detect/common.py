@@ -188,3 +188,40 @@ def attach_evidence(store: Store, steps_of: Iterable[list[Step]]) -> None:
     for steps in lists:
         for i, s in enumerate(steps):
             steps[i] = with_evidence(s, ev)
+
+
+def name_key(value: str) -> str | None:
+    """A name reduced to the skeletons of its distinctive words, sorted: different
+    spellings, scripts and word orders of one company name mostly share it.
+
+    >>> name_key('ООО "ТАВРИЯИМПОРТ"') == name_key("TAVRIIAIMPORT OOO")
+    True
+    """
+    from shadowtrace.resolve.normalize import name_form
+
+    form = name_form(value, "ORG")
+    if form is None:
+        return None
+    words = sorted(t.skeleton for t in form.tokens if t.kind in ("name", "number", "place"))
+    return " ".join(words) or None
+
+
+def name_keys(store: Store, ids: Iterable[str]) -> dict[str, set[str]]:
+    """The name keys of every name of each canonical entity."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    register(store, "_nk_ids", pa.table({"id": pa.array(wanted, pa.string())}))
+    try:
+        rows = store.con.execute(
+            "SELECT DISTINCT s.canonical_id, s.value FROM statements s "
+            "WHERE s.prop_type = 'name' AND s.canonical_id IN (SELECT id FROM _nk_ids)"
+        ).fetchall()
+    finally:
+        unregister(store, "_nk_ids")
+    out: dict[str, set[str]] = {}
+    for cid, value in rows:
+        key = name_key(str(value))
+        if key:
+            out.setdefault(str(cid), set()).add(key)
+    return out
