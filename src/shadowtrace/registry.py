@@ -45,6 +45,7 @@ BUILTINS: dict[str, dict[str, str]] = {
             "shadowtrace.detect.detectors.infrastructure:InfrastructureDependency"
         ),
         "dprk_labour": "shadowtrace.detect.detectors.labour:DprkLabour",
+        "ownership_chain": "shadowtrace.detect.detectors.ownership:OwnershipChains",
     },
 }
 

@@ -164,14 +164,17 @@ class Graph:
         s, t = self.index.get(source), self.index.get(target)
         if s is None or t is None:
             return []
-        return [(self.kinds[p], self.values[p]) for p in self.graph.get_all_edge_data(s, t)] if (
-            self.graph.has_edge(s, t)
-        ) else []
+        if not self.graph.has_edge(s, t):
+            return []
+        return [(self.kinds[p], self.values[p]) for p in self.graph.get_all_edge_data(s, t)]
 
-    def cycles(self, limit: int = 1000) -> list[list[str]]:
-        """Up to ``limit`` elementary directed cycles (for example circular ownership)."""
+    def cycles(self, limit: int = 1000, min_length: int = 2) -> list[list[str]]:
+        """Up to ``limit`` elementary directed cycles of at least ``min_length`` nodes (for
+        example circular ownership; a node's edge to itself is a cycle of one)."""
         found: list[list[str]] = []
         for cycle in rx.simple_cycles(self.graph):
+            if len(cycle) < min_length:
+                continue
             found.append([self.ids[i] for i in cycle])
             if len(found) >= limit:
                 break
@@ -182,12 +185,14 @@ class Graph:
         one per sink reached from a source (for example layered ownership chains)."""
         g = self.graph
         if not rx.is_directed_acyclic_graph(g):
+            # leave out the edges inside cycles (reported by ``cycles``), keep the rest
             g = g.copy()
-            for cycle in rx.simple_cycles(g):
-                if len(cycle) >= 1 and g.has_edge(cycle[-1], cycle[0]):
-                    g.remove_edge(cycle[-1], cycle[0])
-                if rx.is_directed_acyclic_graph(g):
-                    break
+            for component in rx.strongly_connected_components(g):
+                members = set(component)
+                for node in component:
+                    for _, target, _ in list(g.out_edges(node)):
+                        if target in members and g.has_edge(node, target):
+                            g.remove_edges_from([(node, target)] * len(g.get_all_edge_data(node, target)))
         order = rx.topological_sort(g)
         best: dict[int, tuple[int, int]] = {}  # node -> (length, predecessor)
         for node in order:
