@@ -23,19 +23,21 @@ import pyarrow as pa
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.evidence import STEP_PROPS, evidence_for
 from shadowtrace.detect.finding import Evidence, Step
+from shadowtrace.errors import ConfigError
 from shadowtrace.store import Store
 
 __all__ = [
     "DEFAULT_FX",
     "RU_AND_OCCUPIED",
+    "band",
     "chpl_codes",
     "fetch",
-    "register",
-    "unregister",
     "fx_param",
     "fx_table",
+    "register",
     "step_evidence",
     "to_usd",
+    "unregister",
 ]
 
 #: Units of each currency per US dollar: mid rates over 2023 to mid-2025, rounded. Rates
@@ -72,6 +74,14 @@ def register(store: Store, name: str, table: pa.Table) -> None:
 def unregister(store: Store, name: str) -> None:
     store.con.complete()
     store.con.unregister(name)
+
+
+def band(params: Mapping[str, Any], key: str) -> tuple[float, float]:
+    """A ``[low, high]`` parameter as two numbers, checked."""
+    value = list(params[key])
+    if len(value) != 2 or value[0] > value[1]:
+        raise ConfigError(f"Parameter {key} must be [low, high] with low <= high, not {value}")
+    return float(value[0]), float(value[1])
 
 
 def fx_param() -> Param:

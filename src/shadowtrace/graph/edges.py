@@ -244,7 +244,8 @@ SELECT DISTINCT kind, id, value FROM (
            ELSE 'shared_email' END AS kind,
          s.canonical_id AS id,
          CASE s.prop_type
-           WHEN 'identifier' THEN s.prop || ':' || upper(regexp_replace(s.value, '[^[:alnum:]]', '', 'g'))
+           WHEN 'identifier'
+             THEN s.prop || ':' || upper(regexp_replace(s.value, '[^[:alnum:]]', '', 'g'))
            WHEN 'address' THEN trim(regexp_replace(lower(s.value), '[^[:alnum:]]+', ' ', 'g'))
            WHEN 'phone' THEN regexp_replace(s.value, '[^0-9]', '', 'g')
            ELSE lower(trim(s.value)) END AS value

@@ -5,8 +5,9 @@ the kinds they need, so a sanctions-proximity search does not load ten million
 payments.
 
 >>> g = Graph.from_edges([("a", "b", "ownership", None), ("b", "c", "directorship", None)])
->>> sorted(g.within(["a"], 2).items())
-[('b', Hop(distance=1, origin='a', path=('a', 'b'), kinds=('ownership',))), ('c', Hop(distance=2, origin='a', path=('a', 'b', 'c'), kinds=('ownership', 'directorship')))]
+>>> hops = g.within(["a"], 2)
+>>> hops["c"].distance, hops["c"].path, hops["c"].kinds
+(2, ('a', 'b', 'c'), ('ownership', 'directorship'))
 >>> g.components()
 [['a', 'b', 'c']]
 """
@@ -117,8 +118,8 @@ class Graph:
         allowed = None if kinds is None else set(kinds)
         g = self.graph
         start = [self.index[o] for o in dict.fromkeys(origins) if o in self.index]
-        parent: dict[int, tuple[int, int] | None] = {i: None for i in start}
-        depth = {i: 0 for i in start}
+        parent: dict[int, tuple[int, int] | None] = dict.fromkeys(start)
+        depth = dict.fromkeys(start, 0)
         queue = deque(start)
         while queue:
             node = queue.popleft()
@@ -192,7 +193,9 @@ class Graph:
                 for node in component:
                     for _, target, _ in list(g.out_edges(node)):
                         if target in members and g.has_edge(node, target):
-                            g.remove_edges_from([(node, target)] * len(g.get_all_edge_data(node, target)))
+                            g.remove_edges_from(
+                                [(node, target)] * len(g.get_all_edge_data(node, target))
+                            )
         order = rx.topological_sort(g)
         best: dict[int, tuple[int, int]] = {}  # node -> (length, predecessor)
         for node in order:

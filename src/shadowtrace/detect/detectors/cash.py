@@ -12,6 +12,7 @@ branches. Each such buyer is a finding, listing their sales near the threshold.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
@@ -33,7 +34,7 @@ class CashStructuring:
     name = "cash_structuring"
     title = "Cash-yuan structuring"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "threshold": Param(
             600_000.0,
             "Reporting threshold for a cash operation (Russian mandatory control: 600,000 "

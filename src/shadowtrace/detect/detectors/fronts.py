@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
@@ -42,7 +43,7 @@ class FrontCompanies:
     name = "front_company"
     title = "Front companies"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "recent_days": Param(
             1095, "Days before the latest date in the store that count as recent.", 0
         ),
@@ -99,10 +100,10 @@ class FrontCompanies:
             ("address", "mass_address", p["min_address_companies"]),
             ("phone", "shared_phone", 2),
         ):
-            for cid, peers, value in _shared(ctx, prop, 2):
-                peers = [x for x in peers if (cid, x) not in paired]
-                if len(peers) + 1 >= minimum:
-                    signs[cid][sign] = (value, peers)
+            for cid, sharing, value in _shared(ctx, prop, 2):
+                others = [x for x in sharing if (cid, x) not in paired]
+                if len(others) + 1 >= minimum:
+                    signs[cid][sign] = (value, others)
         for cid, director, peers, countries in _directors(ctx):
             if len(countries) >= 2:
                 signs[cid]["nominee"] = (director, peers, sorted(countries))
@@ -133,20 +134,20 @@ class FrontCompanies:
         attach_evidence(ctx.store, step_lists)
         out = []
         for (cid, found, score), steps in zip(chosen, step_lists, strict=True):
-            peers: list[str] = []
+            related: list[str] = []
             for key in ("nominee", "many_directorships"):
                 if key in found:
-                    peers += [found[key][0], *found[key][1]]
+                    related += [found[key][0], *found[key][1]]
             for key in ("mass_address", "shared_phone"):
                 if key in found:
-                    peers += list(found[key][1])
+                    related += list(found[key][1])
             shown = ", ".join(s.replace("_", " ") for s in SIGNS if s in found)
             out.append(
                 Finding.make(
                     self.name,
                     min(1.0, score),
                     f"{names.get(cid, cid)} looks like a front company ({shown})",
-                    tuple(dict.fromkeys([cid, *peers])),
+                    tuple(dict.fromkeys([cid, *related])),
                     tuple(steps),
                     explanation=f"Signs of a front company: {shown}.",
                     metrics={s: 1.0 if s in found else 0.0 for s in SIGNS},
@@ -253,7 +254,7 @@ def _steps(
     ]
     for key, kind in (("mass_address", "shared_address"), ("shared_phone", "shared_phone")):
         if key in found:
-            value, peers = found[key]
+            _, peers = found[key]
             steps.append(
                 Step(
                     kind=kind,

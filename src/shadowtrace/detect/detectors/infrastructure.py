@@ -14,6 +14,7 @@ operator's assets by the manufacturer's country (``assets_<country>``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
@@ -27,7 +28,7 @@ class InfrastructureDependency:
     name = "infrastructure_dependency"
     title = "Infrastructure dependency"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "supplier_countries": Param(["cn"], "Countries of manufacturers depended on."),
         "include_listed": Param(
             True, "Also report groups whose manufacturer or suppliers are listed."
@@ -82,8 +83,13 @@ class InfrastructureDependency:
                 )
                 if chinese or listed:
                     groups.append((operator, mfr, items, dict(origin)))
-        ids = {x for _, _, items, _ in groups for a in items for x in
-               (a["operator"], a["manufacturer"], a["supplier"], a["parts_supplier"]) if x}  # fmt: skip
+        ids = {
+            x
+            for _, _, items, _ in groups
+            for a in items
+            for x in (a["operator"], a["manufacturer"], a["supplier"], a["parts_supplier"])
+            if x
+        }
         names = captions(ctx.store, ids)
         step_lists: list[list[Step]] = []
         for operator, mfr, items, _ in groups:
@@ -142,8 +148,11 @@ class InfrastructureDependency:
                         f"{len(items)} of the operator's {total} assets at {len(sites)} sites "
                         f"were made by a manufacturer in {country}"
                         + (f", serving {people:,.0f} people" if people else "")
-                        + (". A manufacturer or supplier in the chain is listed." if listed
-                           else ".")  # fmt: skip
+                        + (
+                            ". A manufacturer or supplier in the chain is listed."
+                            if listed
+                            else "."
+                        )
                     ),
                     metrics={
                         "assets": float(len(items)),

@@ -5,8 +5,9 @@ country is in ``countries`` (``kp``), or its supplier is listed under one of
 ``programs``. Employers holding such contracts pay the labour suppliers' share back;
 a company named as labour supplier in any contract that receives payments from those
 employers (the same entity, or one with the same name key where resolution kept the
-payee and the named supplier apart) is a *front* for the North Korean supplier, and the contracts that name it
-(with Chinese or no stated nationality) are North Korean labour too.
+payee and the named supplier apart) is a *front* for the North Korean supplier, and
+the contracts that name it (with Chinese or no stated nationality) are North Korean
+labour too.
 
 Each contract in force (not a mere request: ``exclude_status``) is a finding, with the
 payments its employer made to the contract's supplier or to a front while the contract
@@ -16,6 +17,7 @@ ran (up to ``max_payments``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
@@ -29,7 +31,7 @@ class DprkLabour:
     name = "dprk_labour"
     title = "North Korean labour and the money back"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "countries": Param(["kp"], "Nationalities and supplier countries that count."),
         "programs": Param(
             ["UN-DPRK", "DPRK", "KP-"], "Sanctions programmes (prefixes) that mark a supplier."
@@ -133,8 +135,11 @@ class DprkLabour:
                     f"{c['worker_count'] or 'an unknown number of'} workers"
                     + (f" ({c['nationality']})" if c["nationality"] else "")
                     + f" to {names.get(c['employer'])} from {c['start_date']}"
-                    + (" — the supplier is paid as a front by employers of North Korean workers"
-                       if via_front else ""),  # fmt: skip
+                    + (
+                        " — the supplier is paid as a front by employers of North Korean workers"
+                        if via_front
+                        else ""
+                    ),
                     entity_id=str(c["id"]),
                     date=c["start_date"],
                     amount=c["amount"],
@@ -164,7 +169,9 @@ class DprkLabour:
             out.append(
                 Finding.make(
                     self.name,
-                    0.6 + (0.2 if flows else 0.0) + (0.1 if c["listed"] else 0.0)
+                    0.6
+                    + (0.2 if flows else 0.0)
+                    + (0.1 if c["listed"] else 0.0)
                     + (0.1 if not via_front else 0.0),
                     f"North Korean labour at {names.get(c['employer'])}"
                     + (f" through front {names.get(c['supplier'])}" if via_front else ""),
@@ -173,8 +180,11 @@ class DprkLabour:
                     explanation=(
                         f"A labour contract for {c['worker_count'] or 'an unknown number of'} "
                         "workers"
-                        + (" names a company that employers of North Korean workers pay"
-                           if via_front else " with North Korean workers or supplier")  # fmt: skip
+                        + (
+                            " names a company that employers of North Korean workers pay"
+                            if via_front
+                            else " with North Korean workers or supplier"
+                        )
                         + f"; {len(flows)} payments from the employer to labour suppliers ran "
                         "while it was in force."
                     ),

@@ -10,6 +10,9 @@ Over the ownership and control edges (owner → asset):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from itertools import pairwise
+
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import attach_evidence, captions, fetch
 from shadowtrace.detect.finding import Finding, Step
@@ -21,7 +24,7 @@ class OwnershipChains:
     name = "ownership_chain"
     title = "Ownership chains"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "min_depth": Param(3, "Fewest ownership links of a reported chain.", 1, 100),
         "kinds": Param(["ownership", "control"], "Edge kinds that make a chain."),
         "secrecy_countries": Param(
@@ -54,11 +57,11 @@ class OwnershipChains:
         names = captions(ctx.store, ids)
         secrecy = set(p["secrecy_countries"])
         items: list[tuple[list[str], bool]] = [(c, False) for c in chains]
-        items += [(c + [c[0]], True) for c in cycles]
+        items += [([*c, c[0]], True) for c in cycles]
         step_lists = []
         for path, _ in items:
             steps = []
-            for a, b in zip(path, path[1:], strict=False):
+            for a, b in pairwise(path):
                 kind, edge = edge_ids.get((a, b), ("ownership", None))
                 steps.append(
                     Step(
@@ -102,8 +105,11 @@ class OwnershipChains:
                         f"{depth} ownership or control links"
                         + (f" across {', '.join(sorted(known))}" if len(known) > 1 else "")
                         + (f", through {', '.join(hidden)}" if hidden else "")
-                        + (f"; {len(listed)} listed part{'y' if len(listed) == 1 else 'ies'}"
-                           if listed else "")  # fmt: skip
+                        + (
+                            f"; {len(listed)} listed part{'y' if len(listed) == 1 else 'ies'}"
+                            if listed
+                            else ""
+                        )
                         + "."
                     ),
                     metrics={

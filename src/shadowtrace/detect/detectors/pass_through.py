@@ -19,12 +19,14 @@ margin, but it is not between two other jurisdictions).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from statistics import median
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
     attach_evidence,
+    band,
     captions,
     fetch,
     fx_param,
@@ -41,7 +43,7 @@ class PassThrough:
     name = "pass_through_intermediary"
     title = "Pass-through intermediaries"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "fee_band": Param(
             [0.02, 0.15], "Band of the share of the in-flow the entity keeps.", 0.0, 1.0
         ),
@@ -69,7 +71,7 @@ class PassThrough:
         p = ctx.params
         con = ctx.store.con
         fx = fx_table(ctx, "_pt_fx")
-        fee_lo, fee_hi = (list(p["fee_band"]) + [0.0, 0.0])[:2]
+        fee_lo, fee_hi = band(p, "fee_band")
         tol = p["fx_tolerance"]
         try:
             con.execute(
@@ -205,7 +207,10 @@ class PassThrough:
             share = min(e["pairs"] / e["n_in"], e["pairs"] / e["n_out"])
             fee = median(float(pr["fee"]) for pr in prs)
             dwell = median(abs(int(pr["gap"])) for pr in prs)
-            parties = [e["party"], *(y for pr in prs[:20] for y in (pr["in_source"], pr["out_target"]))]
+            parties = [
+                e["party"],
+                *(y for pr in prs[:20] for y in (pr["in_source"], pr["out_target"])),
+            ]
             out.append(
                 Finding.make(
                     self.name,

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
@@ -62,7 +63,7 @@ class SanctionsProximity:
     name = "sanctions_proximity"
     title = "Sanctions proximity"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "max_hops": Param(2, "Most hops from a listed party.", 1, 6),
         "kinds": Param(list(STRUCTURAL_KINDS), "Edge kinds walked from listed parties."),
         "tie_scores": Param(
@@ -338,8 +339,11 @@ def _renamed(ctx: DetectContext, listed: dict[str, dict[str, Any]]) -> list[dict
     for cid, rec in by_id.items():
         for entity_id, previous in rec["previous"].items():
             old = [v for v in previous if norm_name(v) in rec["listed_names"]]
-            new = [v for v in rec["current"].get(entity_id, []) if norm_name(v)
-                   not in rec["listed_names"]]  # fmt: skip
+            new = [
+                v
+                for v in rec["current"].get(entity_id, [])
+                if norm_name(v) not in rec["listed_names"]
+            ]
             if old and new:
                 out.append(
                     {

@@ -21,6 +21,7 @@ chain from trading company to trading company.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ import pyarrow as pa
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
     attach_evidence,
+    band,
     captions,
     fetch,
     fx_param,
@@ -45,7 +47,7 @@ class StablecoinRails:
     name = "stablecoin_rail"
     title = "Stablecoin rails"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         "currencies": Param(["USDT", "USDC"], "Tokens whose transfers are searched."),
         "max_in": Param(2, "Most transfers a pass-through wallet receives.", 1, 100),
         "max_out": Param(3, "Most transfers a pass-through wallet sends.", 1, 100),
@@ -152,7 +154,7 @@ def _rails(ctx: DetectContext, p: dict[str, Any]) -> list[dict[str, Any]]:
     con = ctx.store.con
     currencies = [c.upper() for c in p["currencies"]] or [""]
     marks = ", ".join("?" for _ in currencies)
-    lo, hi = (list(p["forward_share"]) + [0.0, 0.0])[:2]
+    lo, hi = band(p, "forward_share")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _sc_t AS
@@ -233,9 +235,8 @@ def _rails(ctx: DetectContext, p: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         entry = c["entries"][0]
         exit_ = max(c["exits"].items(), key=lambda kv: (kv[1], kv[0]))[0]
-        key = (entry["source"], exit_, str(entry["date"]))
         rail = rails.setdefault(
-            key,
+            (entry["source"], exit_, str(entry["date"])),
             {
                 "entry": entry["source"],
                 "exit": exit_,
@@ -318,7 +319,7 @@ def _holders_and_legs(ctx: DetectContext, rails: list[dict[str, Any]], p: dict[s
         ),
     )
     fx = fx_table(ctx, "_sc_fx")
-    lo, hi = (list(p["desk_ratio"]) + [0.0, 0.0])[:2]
+    lo, hi = band(p, "desk_ratio")
     try:
         legs = fetch(
             store,
