@@ -288,9 +288,7 @@ def test_sanctions_proximity(store: Store, tmp_path: Path) -> None:
     merge(store, ["Rreg", "Rlist"], "test")
     found = run(store, "sanctions_proximity")
     subjects = sorted(f.entities[0] for f in found)
-    canonical = dict(
-        store.con.execute("SELECT entity_id, canonical_id FROM resolution").fetchall()
-    )
+    canonical = dict(store.con.execute("SELECT entity_id, canonical_id FROM resolution").fetchall())
     assert subjects == sorted(["S", canonical["Rreg"]])
     successor = next(f for f in found if f.entities[0] == "S")
     assert successor.metrics["ties"] == 3.0 and successor.metrics["setup_days"] == 16.0
@@ -384,4 +382,6 @@ def test_ownership_chains(store: Store, tmp_path: Path) -> None:
     assert [f.entities for f in chains] == [("D", "C", "B", "A")]
     assert chains[0].metrics["countries"] == 2.0
     assert len(cycles) == 1 and set(cycles[0].entities) == {"X", "Y"}
-    assert [f for f in run(store, "ownership_chain", min_depth=4) if not f.metrics["circular"]] == []
+    assert [
+        f for f in run(store, "ownership_chain", min_depth=4) if not f.metrics["circular"]
+    ] == []

@@ -4,6 +4,7 @@ write findings with evidence, and the graph."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ class Planted:
     name = "planted"
     title = "Planted"
     description = "Finds rejected payments."
-    parameters = {"min_amount": Param(0.0, "Smallest amount", minimum=0.0)}
+    parameters: Mapping[str, Param] = {"min_amount": Param(0.0, "Smallest amount", minimum=0.0)}
 
     def detect(self, ctx: DetectContext) -> list[Finding]:
         rows = ctx.store.con.execute(
@@ -58,9 +59,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     def fake(group: str) -> Any:
         found = list(real(group=group))
         if group == "shadowtrace.detectors":
-            found.append(
-                EntryPoint("planted", f"{__name__}:Planted", "shadowtrace.detectors")
-            )
+            found.append(EntryPoint("planted", f"{__name__}:Planted", "shadowtrace.detectors"))
         return found
 
     monkeypatch.setattr(plugin_registry, "entry_points", fake)
@@ -100,23 +99,35 @@ def test_hostile_integer_parameter(value: object) -> None:
     [
         {"fee_band": [0.2, 0.1]},  # low above high
         {"fee_band": [0.1]},
+        {"fee_band": [0.1, 0.2, 0.3]},
         {"fee_band": "0.1-0.2"},
         {"fee_band": [0.1, math.nan]},
+        {"in_window_days": [-5.5, 30]},
         {"fx_per_usd": {"RUB": 0}},  # a rate below the minimum
         {"fx_per_usd": {"RUB": "88"}},
+        {"fx_per_usd": {1: 88.0}},
         {"fx_per_usd": [88.0]},
+        {"max_layers": 10**6},
         {"no_such_parameter": 1},
     ],
 )
-def test_hostile_parameters_fail_before_anything_is_written(
-    store: Store, tmp_path: Path, params: dict[str, object]
-) -> None:
+def test_hostile_parameters(params: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        check_params(get_detector("rerouted_payment"), params)
+
+
+def test_bad_parameters_fail_before_anything_is_written(store: Store, tmp_path: Path) -> None:
     world(store, tmp_path)
     detect(store, only=["rerouted_payment"])
-    before = store.scalar("SELECT count(*) FROM runs")
+    before = store.con.execute("SELECT count(*), max(run_id) FROM findings").fetchall()
+    runs = store.scalar("SELECT count(*) FROM runs")
+    for bad in ({"fee_band": [0.2, 0.1]}, {"weights": {"unknown_sign": 1.0}}):
+        with pytest.raises(ConfigError):
+            detect(store, params={"rerouted_payment": bad, "front_company": bad})
     with pytest.raises(ConfigError):
-        detect(store, only=["rerouted_payment"], params={"rerouted_payment": params})
-    assert store.scalar("SELECT count(*) FROM runs") == before
+        detect(store, only=["front_company"], params={"front_company": {"weights": {"x": 1.0}}})
+    assert store.con.execute("SELECT count(*), max(run_id) FROM findings").fetchall() == before
+    assert store.scalar("SELECT count(*) FROM runs") == runs
 
 
 def test_parameters_take_ints_for_floats_and_keep_defaults() -> None:
@@ -266,9 +277,13 @@ def test_shared_values_above_the_group_cap_make_no_edges(store: Store, tmp_path:
 
 def test_graph_algorithms() -> None:
     g = Graph.from_edges(
-        [("a", "b", "ownership", None), ("b", "c", "ownership", None),
-         ("c", "a", "ownership", None), ("c", "d", "ownership", None),
-         ("x", "y", "shared_address", "street")]  # fmt: skip
+        [
+            ("a", "b", "ownership", None),
+            ("b", "c", "ownership", None),
+            ("c", "a", "ownership", None),
+            ("c", "d", "ownership", None),
+            ("x", "y", "shared_address", "street"),
+        ]
     )
     assert g.components() == [["a", "b", "c", "d"], ["x", "y"]]
     assert sorted(map(sorted, g.cycles())) == [["a", "b", "c"]]

@@ -67,7 +67,12 @@ class SanctionsProximity:
         "max_hops": Param(2, "Most hops from a listed party.", 1, 6),
         "kinds": Param(list(STRUCTURAL_KINDS), "Edge kinds walked from listed parties."),
         "tie_scores": Param(
-            [0.25, 0.4, 0.5], "Score of one, two, and three or more ties.", 0.0, 1.0
+            [0.25, 0.4, 0.5],
+            "Score of one, two, and three or more ties.",
+            0.0,
+            1.0,
+            length=3,
+            ordered=True,
         ),
         "distant_score": Param(0.15, "Score of an entity three or more hops away.", 0.0, 1.0),
         "setup_bonus": Param(
