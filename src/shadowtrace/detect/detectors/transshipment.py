@@ -72,7 +72,7 @@ class MultilayerTransshipment:
     parameters: Mapping[str, Param] = {
         **CHAIN_PARAMS,
         "min_intermediaries": Param(
-            2, "Fewest parties between the first sender and the last receiver.", 1, 50
+            2, "Fewest parties between the first sender and the last receiver.", 0, 50
         ),
         "origin_countries": Param(["cn"], "Countries of origin the typology is about."),
         "other_origins": Param(
