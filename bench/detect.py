@@ -60,7 +60,7 @@ def step(label: str, *args: str) -> tuple[Measure, dict[str, object]]:
 
 
 def build(world: Path, store: Path, resolve: bool) -> None:
-    marker = store.with_suffix(".built")
+    marker = store.parent / f"{store.name}.built"
     if store.exists() and marker.exists():
         return
     store.unlink(missing_ok=True)
@@ -145,7 +145,7 @@ def main() -> None:
     for scenario in args.scenarios:
         world = work / f"{scenario}-s{args.seed}-x{args.scale:g}"
         info = simulate_world(scenario, args.seed, args.scale, world)
-        store = world.with_suffix(".duckdb")
+        store = world.parent / f"{world.name}.duckdb"
         build(world, store, resolve=True)
         timings[scenario] = detect_all(store)
         scores[scenario] = evaluate(store, world)
@@ -188,7 +188,7 @@ def main() -> None:
         scale = math.ceil(args.speed / per_unit * 10) / 10
         world = work / f"speed-default-s{args.seed}-x{scale:g}"
         info = simulate_world("default", args.seed, scale, world)
-        store = world.with_suffix(".duckdb")
+        store = world.parent / f"{world.name}.duckdb"
         build(world, store, resolve=False)
         trows = detect_all(store)
         size = store_size(store)

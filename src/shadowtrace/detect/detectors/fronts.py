@@ -165,7 +165,7 @@ def _shared(ctx: DetectContext, prop: str, minimum: int) -> list[tuple[str, list
     """Registered companies whose ``prop`` (address or phone) is shared with at least
     ``minimum - 1`` other registered companies: (company, the others, the value)."""
     norm = (
-        "trim(regexp_replace(lower(s.value), '[^[:alnum:]]+', ' ', 'g'))"
+        "trim(regexp_replace(lower(s.value), '[^\\p{L}\\p{N}]+', ' ', 'g'))"
         if prop == "address"
         else "regexp_replace(s.value, '[^0-9]', '', 'g')"
     )
