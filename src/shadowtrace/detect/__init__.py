@@ -15,7 +15,7 @@ from shadowtrace.detect.base import DetectContext, Detector, Param, check_params
 from shadowtrace.detect.evidence import evidence_for
 from shadowtrace.detect.finding import Evidence, Finding, Step
 from shadowtrace.detect.registry import detectors, get_detector
-from shadowtrace.detect.run import DetectReport, DetectorRun, detect
+from shadowtrace.detect.run import DetectorRun, DetectReport, detect
 
 __all__ = [
     "DetectContext",

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from shadowtrace.errors import NotFound
 from shadowtrace.store import Store
+from shadowtrace.store.sql import ident
 
 __all__ = ["RULES", "TypologyScore", "evaluate"]
 
@@ -195,8 +196,7 @@ def evaluate(
             WHERE h.scheme_id IS NOT NULL AND s.hit >= 1 AND 2 * s.hit >= s.n
             """
         )
-        con.execute(
-            f"""
+        sql = f"""
             CREATE OR REPLACE TEMP TABLE _ev_match_subject AS
             WITH subj AS ({_subjects_sql()}),
             fs AS (
@@ -206,7 +206,7 @@ def evaluate(
             SELECT DISTINCT fs.finding_id, subj.scheme_id
             FROM fs JOIN subj ON subj.true_id = fs.true_id AND subj.typology = fs.typology
             """
-        )
+        con.execute(sql)
         wanted = sorted(
             set(typologies)
             if typologies is not None
@@ -221,16 +221,17 @@ def evaluate(
         for typology in wanted:
             rule = RULES.get(typology, "records")
             table = "_ev_match_records" if rule == "records" else "_ev_match_subject"
-            row = con.execute(
-                f"""
+            sql = f"""
                 SELECT
                   (SELECT count(*) FROM findings WHERE typology = ?),
-                  (SELECT count(DISTINCT m.finding_id) FROM {table} m
+                  (SELECT count(DISTINCT m.finding_id) FROM {ident(table)} m
                      JOIN findings f ON f.finding_id = m.finding_id WHERE f.typology = ?),
                   (SELECT count(*) FROM _gt_schemes WHERE typology = ?),
-                  (SELECT count(DISTINCT m.scheme_id) FROM {table} m
+                  (SELECT count(DISTINCT m.scheme_id) FROM {ident(table)} m
                      JOIN _gt_schemes s ON s.scheme_id = m.scheme_id WHERE s.typology = ?)
-                """,
+                """
+            row = con.execute(
+                sql,
                 [typology] * 4,
             ).fetchone()
             assert row is not None
@@ -241,4 +242,5 @@ def evaluate(
         for name in names:
             con.unregister(name)
         for table in ("_ev_truth", "_ev_frows", "_ev_match_records", "_ev_match_subject"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+            drop = f"DROP TABLE IF EXISTS {ident(table)}"
+            con.execute(drop)

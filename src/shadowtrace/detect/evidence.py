@@ -85,13 +85,14 @@ def evidence_for(
         where += f" AND s.prop IN ({', '.join('?' for _ in plist)})"
         params.extend(plist)
     try:
-        rows = con.execute(
-            f"""
+        sql = f"""
             SELECT s.canonical_id, s.id, s.entity_id, s.prop, s.value, src.name, s.source_row
             FROM ftm_statements s LEFT JOIN sources src ON src.source_id = s.source_id
             WHERE {where}
             ORDER BY s.canonical_id, s.prop, s.value, s.source_row NULLS LAST, s.id
-            """,
+            """
+        rows = con.execute(
+            sql,
             params,
         ).fetchall()
     finally:

@@ -32,6 +32,7 @@ from shadowtrace.detect.registry import detectors
 from shadowtrace.errors import ConfigError, NotFound
 from shadowtrace.graph import ensure_edges
 from shadowtrace.store import Store
+from shadowtrace.store.sql import ident
 
 __all__ = ["DetectReport", "DetectorRun", "detect", "write_findings"]
 
@@ -226,20 +227,22 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
         marks = ", ".join("?" for _ in names)
         if names:
             for table in ("finding_evidence", "finding_steps"):
-                con.execute(
-                    f"DELETE FROM {table} WHERE finding_id IN "
-                    f"(SELECT finding_id FROM findings WHERE detector IN ({marks}))",
-                    names,
+                delete = (
+                    f"DELETE FROM {ident(table)} WHERE finding_id IN "
+                    f"(SELECT finding_id FROM findings WHERE detector IN ({marks}))"
                 )
-            con.execute(f"DELETE FROM findings WHERE detector IN ({marks})", names)
+                con.execute(delete, names)
+            delete = f"DELETE FROM findings WHERE detector IN ({marks})"
+            con.execute(delete, names)
         # a finding id another detector already wrote is replaced by this run's
         if findings["finding_id"]:
             _append(store, "_new_findings", findings, _FINDINGS_SCHEMA)
             for table in ("finding_evidence", "finding_steps", "findings"):
-                con.execute(
-                    f"DELETE FROM {table} WHERE finding_id IN "
+                delete = (
+                    f"DELETE FROM {ident(table)} WHERE finding_id IN "
                     "(SELECT finding_id FROM _new_findings)"
                 )
+                con.execute(delete)
             con.execute(
                 "INSERT INTO findings SELECT finding_id, typology, score, title, explanation, "
                 "entities, CAST(metrics AS JSON), detector, run_id, created_at FROM _new_findings"

@@ -79,10 +79,8 @@ class Graph:
             return cls([], [], [], [])
         marks = ", ".join("?" for _ in wanted)
         store.con.complete()
-        table = store.con.sql(
-            f"SELECT source, target, kind, value FROM edges WHERE kind IN ({marks})",
-            params=wanted,
-        ).to_arrow_table()
+        sql = f"SELECT source, target, kind, value FROM edges WHERE kind IN ({marks})"
+        table = store.con.sql(sql, params=wanted).to_arrow_table()
         src = np.asarray(table.column("source").to_pylist(), dtype=object)
         dst = np.asarray(table.column("target").to_pylist(), dtype=object)
         ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)

@@ -26,6 +26,7 @@ from shadowtrace.detect.common import (
     unregister,
 )
 from shadowtrace.detect.finding import Finding, Step
+from shadowtrace.store.sql import ident
 
 __all__ = ["CashStructuring"]
 
@@ -58,10 +59,8 @@ class CashStructuring:
         fx = fx_table(ctx, "_cs_fx")
         thr_cur = p["threshold_currency"].upper()
         try:
-            rows = fetch(
-                ctx.store,
-                f"""
-                WITH t AS (SELECT per_usd FROM {fx} WHERE currency = ?),
+            sql = f"""
+                WITH t AS (SELECT per_usd FROM {ident(fx)} WHERE currency = ?),
                 s AS (
                   SELECT e.edge_id, e.source AS buyer, e.target AS branch,
                          coalesce(e.value, e.source) AS buyer_key,
@@ -73,8 +72,8 @@ class CashStructuring:
                                 THEN e.paid_amount / fp.per_usd * t.per_usd
                               ELSE e.amount / fa.per_usd * t.per_usd END AS value
                   FROM edges e CROSS JOIN t
-                  LEFT JOIN {fx} fp ON fp.currency = e.paid_currency
-                  LEFT JOIN {fx} fa ON fa.currency = e.currency
+                  LEFT JOIN {ident(fx)} fp ON fp.currency = e.paid_currency
+                  LEFT JOIN {ident(fx)} fa ON fa.currency = e.currency
                   WHERE e.kind = 'cash_sale'
                 ), b AS (
                   SELECT buyer_key, count(*) AS n,
@@ -87,7 +86,10 @@ class CashStructuring:
                 WHERE b.n_near >= ? AND b.n_near >= ? * b.n AND b.near_total > ?
                   AND s.value >= ? * ? AND s.value < ?
                 ORDER BY s.buyer_key, s.date, s.edge_id
-                """,
+                """
+            rows = fetch(
+                ctx.store,
+                sql,
                 [thr_cur, thr_cur]
                 + [p["near_share"], p["threshold"], p["threshold"]] * 2
                 + [p["min_near"], p["min_near_share"], p["threshold"]]

@@ -169,9 +169,7 @@ def _shared(ctx: DetectContext, prop: str, minimum: int) -> list[tuple[str, list
         if prop == "address"
         else "regexp_replace(s.value, '[^0-9]', '', 'g')"
     )
-    rows = fetch(
-        ctx.store,
-        f"""
+    sql = f"""
         WITH v AS (
           SELECT DISTINCT s.canonical_id AS id, {norm} AS value
           FROM statements s JOIN nodes n ON n.id = s.canonical_id
@@ -182,7 +180,10 @@ def _shared(ctx: DetectContext, prop: str, minimum: int) -> list[tuple[str, list
           GROUP BY value HAVING count(DISTINCT id) >= ?
         )
         SELECT v.id, g.ids, v.value FROM v JOIN g ON g.value = v.value ORDER BY v.id
-        """,
+        """
+    rows = fetch(
+        ctx.store,
+        sql,
         [prop, minimum],
     )
     return [(str(r["id"]), [x for x in r["ids"] if x != r["id"]], str(r["value"])) for r in rows]

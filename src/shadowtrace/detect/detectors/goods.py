@@ -27,6 +27,7 @@ from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import RU_AND_OCCUPIED, band, fetch, fx_table, register, unregister
 from shadowtrace.detect.finding import Step
 from shadowtrace.store import Store
+from shadowtrace.store.sql import ident
 
 __all__ = ["CHAIN_PARAMS", "Chain", "Hop", "end_users", "goods_chains"]
 
@@ -135,15 +136,16 @@ def _build(store: Store, params: Mapping[str, Any]) -> list[Chain]:
     )
     via = [k for k in params["same_party_via"] if k.startswith("shared_")]
     marks = ", ".join("?" for _ in via) or "NULL"
-    con.execute(
-        f"""
+    sql = f"""
         CREATE OR REPLACE TEMP TABLE _gc_same AS
         SELECT DISTINCT target AS a, target AS b, 0 AS soft FROM _gc_ship
         UNION
         SELECT e.source, e.target, 1 FROM edges e WHERE e.kind IN ({marks})
         UNION
         SELECT e.target, e.source, 1 FROM edges e WHERE e.kind IN ({marks})
-        """,
+        """
+    con.execute(
+        sql,
         [*via, *via],
     )
     links = con.execute(
@@ -237,9 +239,7 @@ def end_users(
     )
     marks = ", ".join("?" for _ in (countries or RU_AND_OCCUPIED))
     try:
-        rows = fetch(
-            ctx.store,
-            f"""
+        sql = f"""
             WITH c AS (SELECT i, receiver, CAST(date AS DATE) AS date, value FROM _eu_chains),
             p AS (
               SELECT c.i, e.source AS payer, e.edge_id, CAST(e.date AS VARCHAR) AS date,
@@ -247,7 +247,7 @@ def end_users(
                      datediff('day', c.date, e.date) AS lag
               FROM c
               JOIN edges e ON e.kind = 'payment' AND e.target = c.receiver
-              JOIN {fx} fx ON fx.currency = upper(e.currency)
+              JOIN {ident(fx)} fx ON fx.currency = upper(e.currency)
               JOIN nodes n ON n.id = e.source
               WHERE datediff('day', c.date, e.date) BETWEEN 0 AND ?
                 AND coalesce(e.status, '') NOT IN ('rejected', 'returned', 'cancelled')
@@ -257,7 +257,10 @@ def end_users(
               SELECT *, row_number() OVER (PARTITION BY i ORDER BY lag, edge_id) AS k FROM p
             )
             SELECT i, payer, edge_id, date, amount, currency, ratio FROM r WHERE k = 1
-            """,
+            """
+        rows = fetch(
+            ctx.store,
+            sql,
             [window_days, *(countries or RU_AND_OCCUPIED), lo, hi],
         )
     finally:

@@ -47,9 +47,7 @@ class InfrastructureDependency:
         if categories:
             where = f"AND a.category IN ({', '.join('?' for _ in categories)})"
             params = list(categories)
-        rows = fetch(
-            ctx.store,
-            f"""
+        sql = f"""
             SELECT a.id, a.operator, a.manufacturer, a.supplier, a.parts_supplier,
                    a.category, a.site, a.region, a.serves_population, a.output_capacity,
                    nm.country AS mfr_country, coalesce(nm.listed, FALSE) AS mfr_listed,
@@ -61,7 +59,10 @@ class InfrastructureDependency:
             LEFT JOIN nodes np ON np.id = a.parts_supplier
             WHERE a.operator IS NOT NULL AND a.manufacturer IS NOT NULL {where}
             ORDER BY a.operator, a.manufacturer, a.id
-            """,
+            """
+        rows = fetch(
+            ctx.store,
+            sql,
             params,
         )
         countries = set(p["supplier_countries"])

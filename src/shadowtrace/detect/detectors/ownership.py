@@ -127,9 +127,9 @@ def _edge_ids(ctx: DetectContext, kinds: list[str]) -> dict[tuple[str, str], tup
     if not kinds:
         return {}
     marks = ", ".join("?" for _ in kinds)
-    rows = ctx.store.con.execute(
+    sql = (
         f"SELECT source, target, min(kind), min(edge_id) FROM edges WHERE kind IN ({marks}) "
-        "GROUP BY source, target",
-        kinds,
-    ).fetchall()
+        "GROUP BY source, target"
+    )
+    rows = ctx.store.con.execute(sql, kinds).fetchall()
     return {(str(a), str(b)): (str(k), str(e)) for a, b, k, e in rows}

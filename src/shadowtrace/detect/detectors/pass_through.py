@@ -35,6 +35,7 @@ from shadowtrace.detect.common import (
     unregister,
 )
 from shadowtrace.detect.finding import Finding, Step
+from shadowtrace.store.sql import ident
 
 __all__ = ["PassThrough"]
 
@@ -79,19 +80,18 @@ class PassThrough:
         fee_lo, fee_hi = band(p, "fee_band")
         tol = p["fx_tolerance"]
         try:
-            con.execute(
-                f"""
+            sql = f"""
                 CREATE OR REPLACE TEMP TABLE _pt_pay AS
                 SELECT e.edge_id, e.source, e.target, e.date, e.amount, e.currency,
                        e.amount / fx.per_usd AS usd,
                        coalesce(e.source_account, e.source) AS src_key,
                        coalesce(e.target_account, e.target) AS dst_key
-                FROM edges e JOIN {fx} fx ON fx.currency = e.currency
+                FROM edges e JOIN {ident(fx)} fx ON fx.currency = e.currency
                 WHERE e.kind = 'payment' AND e.amount > 0 AND e.date IS NOT NULL
                   AND coalesce(e.status, '') NOT IN ('rejected', 'returned', 'cancelled')
                   AND e.source <> e.target
                 """
-            )
+            con.execute(sql)
             con.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE _pt_pairs AS
@@ -163,7 +163,8 @@ class PassThrough:
         finally:
             unregister(ctx.store, fx)
             for t in ("_pt_pay", "_pt_pairs"):
-                con.execute(f"DROP TABLE IF EXISTS {t}")
+                drop = f"DROP TABLE IF EXISTS {ident(t)}"
+                con.execute(drop)
         keep = {str(e["x"]) for e in entities}
         by_x: dict[str, list[dict[str, Any]]] = {}
         for pr in pairs:

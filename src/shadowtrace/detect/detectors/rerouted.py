@@ -34,6 +34,7 @@ from shadowtrace.detect.common import (
     unregister,
 )
 from shadowtrace.detect.finding import Finding, Step
+from shadowtrace.store.sql import ident
 
 __all__ = ["ReroutedPayments", "rejected_reroutes"]
 
@@ -84,15 +85,16 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     tol, fxtol = p["value_tolerance"], p["fx_tolerance"]
     marks = ", ".join("?" for _ in REJECTED)
     try:
-        con.execute(
-            f"""
+        sql = f"""
             CREATE OR REPLACE TEMP TABLE _rr_pay AS
             SELECT e.edge_id, e.source, e.target, e.source_account, e.target_account, e.date,
                    e.amount, e.currency, e.amount / fx.per_usd AS usd,
                    coalesce(e.status, '') IN ({marks}) AS rejected
-            FROM edges e JOIN {fx} fx ON fx.currency = e.currency
+            FROM edges e JOIN {ident(fx)} fx ON fx.currency = e.currency
             WHERE e.kind = 'payment' AND e.date IS NOT NULL AND e.amount > 0
-            """,
+            """
+        con.execute(
+            sql,
             list(REJECTED),
         )
         con.execute(
@@ -207,7 +209,8 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     finally:
         unregister(ctx.store, fx)
         for t in ("_rr_pay", "_rr_out", "_rr_in", "_rr_path"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+            drop = f"DROP TABLE IF EXISTS {ident(t)}"
+            con.execute(drop)
     by_rid: dict[str, list[dict[str, Any]]] = {}
     for row in paths:
         by_rid.setdefault(str(row["rid"]), []).append(row)

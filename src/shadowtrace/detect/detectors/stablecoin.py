@@ -39,6 +39,7 @@ from shadowtrace.detect.common import (
     unregister,
 )
 from shadowtrace.detect.finding import Finding, Step
+from shadowtrace.store.sql import ident
 
 __all__ = ["StablecoinRails"]
 
@@ -159,15 +160,16 @@ def _rails(ctx: DetectContext, p: dict[str, Any]) -> list[dict[str, Any]]:
     currencies = [c.upper() for c in p["currencies"]] or [""]
     marks = ", ".join("?" for _ in currencies)
     lo, hi = band(p, "forward_share")
-    con.execute(
-        f"""
+    sql = f"""
         CREATE OR REPLACE TEMP TABLE _sc_t AS
         SELECT edge_id, source, target, coalesce(ts, CAST(date AS TIMESTAMP)) AS ts,
                CAST(date AS VARCHAR) AS date, amount, currency
         FROM edges
         WHERE kind = 'transfer' AND amount > 0 AND currency IN ({marks})
           AND coalesce(ts, CAST(date AS TIMESTAMP)) IS NOT NULL
-        """,
+        """
+    con.execute(
+        sql,
         currencies,
     )
     con.execute(
@@ -197,7 +199,8 @@ def _rails(ctx: DetectContext, p: dict[str, Any]) -> list[dict[str, Any]]:
         """,
     )
     for t in ("_sc_t", "_sc_pt"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+        drop = f"DROP TABLE IF EXISTS {ident(t)}"
+        con.execute(drop)
     # chains: pass-through wallets joined by transfers between them (union-find)
     parent: dict[str, str] = {}
 
@@ -325,9 +328,7 @@ def _holders_and_legs(ctx: DetectContext, rails: list[dict[str, Any]], p: dict[s
     fx = fx_table(ctx, "_sc_fx")
     lo, hi = band(p, "desk_ratio")
     try:
-        legs = fetch(
-            store,
-            f"""
+        sql = f"""
             WITH r AS (SELECT i, entry_holder, exit_holder, CAST(date AS DATE) AS date, value
                        FROM _sc_rails),
             c AS (
@@ -335,7 +336,7 @@ def _holders_and_legs(ctx: DetectContext, rails: list[dict[str, Any]], p: dict[s
                      CAST(e.date AS VARCHAR) AS date, e.amount, e.currency,
                      abs(datediff('day', e.date, r.date)) AS gap
               FROM r JOIN edges e ON e.kind = 'payment' AND e.target = r.entry_holder
-              JOIN {fx} fx ON fx.currency = e.currency
+              JOIN {ident(fx)} fx ON fx.currency = e.currency
               WHERE datediff('day', e.date, r.date) BETWEEN 0 AND ?
                 AND (e.amount / fx.per_usd) / r.value BETWEEN ? AND ?
                 AND coalesce(e.status, '') <> 'rejected'
@@ -343,7 +344,7 @@ def _holders_and_legs(ctx: DetectContext, rails: list[dict[str, Any]], p: dict[s
               SELECT r.i, 'out', e.edge_id, e.source, e.target, CAST(e.date AS VARCHAR),
                      e.amount, e.currency, abs(datediff('day', r.date, e.date))
               FROM r JOIN edges e ON e.kind = 'payment' AND e.source = r.exit_holder
-              JOIN {fx} fx ON fx.currency = e.currency
+              JOIN {ident(fx)} fx ON fx.currency = e.currency
               WHERE datediff('day', r.date, e.date) BETWEEN 0 AND ?
                 AND (e.amount / fx.per_usd) / r.value BETWEEN ? AND ?
                 AND coalesce(e.status, '') <> 'rejected'
@@ -352,7 +353,10 @@ def _holders_and_legs(ctx: DetectContext, rails: list[dict[str, Any]], p: dict[s
               FROM c
             )
             SELECT * FROM k WHERE n = 1 ORDER BY i, side
-            """,
+            """
+        legs = fetch(
+            store,
+            sql,
             [p["desk_window_days"], lo, hi, p["desk_window_days"], 1 / hi if hi else 0, 1 / lo
              if lo else 1e9],
         )  # fmt: skip
