@@ -295,3 +295,31 @@ def test_graph_algorithms() -> None:
     assert g.edges_between("x", "y") == [("shared_address", "street")]
     with pytest.raises(ConfigError):
         g.within(["a"], -1)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_detect_commands(tmp_path: Path) -> None:
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from shadowtrace.detect.commands import register
+
+    app = typer.Typer()
+    register(app)
+    path = tmp_path / "s.duckdb"
+    with Store.open(path) as st:
+        world(st, tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["detect", "--store", str(path), "--only", "rerouted_payment",
+                                 "-p", "rerouted_payment.max_layers=2", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["detectors"][0]["params"]["max_layers"] == 2
+    result = runner.invoke(app, ["detect", "--store", str(path), "-p", "rerouted_payment.x=1"])
+    assert result.exit_code != 0
+    listed = runner.invoke(app, ["detectors", "--json"])
+    assert "sanctions_proximity" in json.loads(listed.stdout)
