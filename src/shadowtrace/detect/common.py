@@ -174,9 +174,9 @@ def money(amount: float | None, currency: str | None) -> str:
     return f"{amount:,.0f} {currency or ''}".strip()
 
 
-def captions(store: Store, ids: Iterable[str]) -> dict[str, str]:
+def captions(store: Store, ids: Iterable[str | None]) -> dict[str, str]:
     """Display names of canonical entities (their id where they have none)."""
-    wanted = sorted(set(ids))
+    wanted = sorted({i for i in ids if i})
     if not wanted:
         return {}
     register(store, "_cap_ids", pa.table({"id": pa.array(wanted, pa.string())}))

@@ -90,7 +90,8 @@ class Chain:
     def intermediaries(self) -> int:
         return len(self.hops) - 1
 
-    def steps(self) -> list[Step]:
+    def steps(self, names: Mapping[str, str] | None = None) -> list[Step]:
+        names = names or {}
         out = []
         for h in self.hops:
             qty = f"{h.quantity:,.0f} × " if h.quantity is not None else ""
@@ -99,7 +100,8 @@ class Chain:
                     kind="shipment",
                     source=h.source,
                     target=h.target,
-                    summary=f"{qty}HS {h.hs_code} declared {h.source} → {h.target}"
+                    summary=f"{qty}HS {h.hs_code} declared "
+                    f"{names.get(h.source, h.source)} → {names.get(h.target, h.target)}"
                     + (f" on {h.date}" if h.date else "")
                     + (f" (origin {h.origin_country})" if h.origin_country else ""),
                     entity_id=h.edge_id,

@@ -132,7 +132,7 @@ class DprkLabour:
                     source=str(c["supplier"]),
                     target=str(c["employer"]),
                     summary=f"{names.get(c['supplier'])} supplies "
-                    f"{c['worker_count'] or 'an unknown number of'} workers"
+                    f"{_count(c['worker_count'])} workers"
                     + (f" ({c['nationality']})" if c["nationality"] else "")
                     + f" to {names.get(c['employer'])} from {c['start_date']}"
                     + (
@@ -178,8 +178,7 @@ class DprkLabour:
                     tuple(dict.fromkeys([str(c["supplier"]), str(c["employer"]), *recipients])),
                     tuple(steps),
                     explanation=(
-                        f"A labour contract for {c['worker_count'] or 'an unknown number of'} "
-                        "workers"
+                        f"A labour contract for {_count(c['worker_count'])} workers"
                         + (
                             " names a company that employers of North Korean workers pay"
                             if via_front
@@ -197,3 +196,7 @@ class DprkLabour:
                 )
             )
         return out
+
+
+def _count(value: float | None) -> str:
+    return f"{value:,.0f}" if value else "an unknown number of"

@@ -260,7 +260,9 @@ class ReroutedPayments:
 
     def detect(self, ctx: DetectContext) -> list[Finding]:
         rows = rejected_reroutes(ctx)
-        ids = {x for r in rows for x in (r["payer"], r["beneficiary"], r["out_node"])}
+        ids = {x for r in rows for x in (r["payer"], r["beneficiary"], r["out_node"], r["in_node"])}
+        ids |= {str(r["legs"][e]["source"]) for r in rows for e in r["path"]}
+        ids |= {str(r["legs"][e]["target"]) for r in rows for e in r["path"]}
         names = captions(ctx.store, ids)
         step_lists: list[list[Step]] = []
         for r in rows:
@@ -286,14 +288,23 @@ class ReroutedPayments:
             ]
             for edge_id in r["path"]:
                 leg = legs[edge_id]
-                steps.append(_leg_step("payment", leg, "Passed on"))
+                steps.append(
+                    _leg_step(
+                        "payment",
+                        leg,
+                        f"{names.get(leg['source'], leg['source'])} passed "
+                        f"{money(leg['amount'], leg['currency'])} on to "
+                        f"{names.get(leg['target'], leg['target'])}",
+                    )
+                )
             if r["in_id"]:
                 leg = legs[r["in_id"]]
                 steps.append(
                     _leg_step(
                         "payment",
                         leg,
-                        f"{names.get(r['beneficiary'])} received the same value from a third party",
+                        f"{names.get(r['beneficiary'])} received the same value from "
+                        f"{names.get(str(leg['source']), str(leg['source']))}",
                     )
                 )
             step_lists.append(steps)

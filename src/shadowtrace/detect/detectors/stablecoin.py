@@ -86,7 +86,8 @@ class StablecoinRails:
         ids = {x for r in rails for x in (r["entry_holder"], r["exit_holder"]) if x}
         ids |= {leg["source"] for r in rails for leg in r["legs"]}
         ids |= {leg["target"] for r in rails for leg in r["legs"]}
-        names = captions(ctx.store, ids | {r["entry"] for r in rails} | {r["exit"] for r in rails})
+        wallets = {x for r in rails for t in r["transfers"] for x in (t["source"], t["target"])}
+        names = captions(ctx.store, ids | wallets)
         step_lists: list[list[Step]] = []
         for r in rails:
             steps: list[Step] = []
@@ -103,8 +104,9 @@ class StablecoinRails:
                         kind="transfer",
                         source=t["source"],
                         target=t["target"],
-                        summary=f"{t['amount']:,.2f} {t['currency']} {t['source'][:10]}… → "
-                        f"{t['target'][:10]}…",
+                        summary=f"{t['amount']:,.2f} {t['currency']} from "
+                        f"{names.get(t['source'], t['source'])} to "
+                        f"{names.get(t['target'], t['target'])}",
                         entity_id=t["edge_id"],
                         date=t["date"],
                         amount=t["amount"],
@@ -139,8 +141,9 @@ class StablecoinRails:
                     tuple(dict.fromkeys(entities)),
                     tuple(steps),
                     explanation=(
-                        f"{r['value']:,.0f} {r['currency']} left wallet {r['entry']} on "
-                        f"{r['date']} and reached {r['exit']} through {r['wallets']} wallets "
+                        f"{r['value']:,.0f} {r['currency']} left wallet "
+                        f"{names.get(r['entry'], r['entry'])} on {r['date']} and reached "
+                        f"{names.get(r['exit'], r['exit'])} through {r['wallets']} wallets "
                         f"used once ({label}: {r['width']} wide, {r['length']} deep)."
                     ),
                     metrics={
@@ -372,7 +375,7 @@ def _holder_step(holder: str, wallet: str, names: dict[str, str]) -> Step:
         kind="wallet_holder",
         source=holder,
         target=wallet,
-        summary=f"Wallet {wallet} is held by {names.get(holder, holder)}",
+        summary=f"Wallet {names.get(wallet, wallet)} is held by {names.get(holder, holder)}",
         entity_id=wallet,
     )
 

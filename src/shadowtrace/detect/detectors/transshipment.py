@@ -139,7 +139,7 @@ def findings(
     names = captions(ctx.store, ids)
     step_lists: list[list[Step]] = []
     for c in chains:
-        steps = c.steps()
+        steps = c.steps(names)
         eu = end_user_step(c)
         if eu is not None:
             steps.append(eu)
