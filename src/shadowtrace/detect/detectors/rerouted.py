@@ -97,19 +97,29 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
             sql,
             list(REJECTED),
         )
+        # the candidates of each rejected payment, by payer (or payer's account) and by
+        # beneficiary (or beneficiary's account): equality joins, which scale
+        con.execute("CREATE OR REPLACE TEMP TABLE _rr_rej AS SELECT * FROM _rr_pay WHERE rejected")
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _rr_out AS
-            WITH c AS (
+            WITH x AS (
+              SELECT r.edge_id AS rid, x.edge_id FROM _rr_rej r
+              JOIN _rr_pay x ON x.source = r.source
+              WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN 0 AND ?
+              UNION
+              SELECT r.edge_id, x.edge_id FROM _rr_rej r
+              JOIN _rr_pay x ON x.source_account = r.source_account
+              WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN 0 AND ?
+            ), c AS (
               SELECT r.edge_id AS rid, x.edge_id, x.target AS node, x.date, x.usd / r.usd AS ratio,
                      row_number() OVER (PARTITION BY r.edge_id
                        ORDER BY datediff('day', r.date, x.date), x.edge_id) AS k
-              FROM _rr_pay r
-              JOIN _rr_pay x ON (x.source = r.source OR x.source_account = r.source_account)
-              WHERE r.rejected AND NOT x.rejected
-                AND x.target <> r.target
+              FROM x AS pair
+              JOIN _rr_rej r ON r.edge_id = pair.rid
+              JOIN _rr_pay x ON x.edge_id = pair.edge_id
+              WHERE x.target <> r.target
                 AND coalesce(x.target_account, '') <> coalesce(r.target_account, '-')
-                AND datediff('day', r.date, x.date) BETWEEN 0 AND ?
                 AND x.usd / r.usd BETWEEN 1 + ? - CASE WHEN x.currency = r.currency THEN ?
                                                        ELSE ? END
                                       AND 1 + ? + CASE WHEN x.currency = r.currency THEN ?
@@ -117,28 +127,36 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
             )
             SELECT rid, edge_id, node, date, ratio FROM c WHERE k = 1
             """,
-            [p["out_window_days"], fee_lo, tol, tol + fxtol, fee_hi, tol, tol + fxtol],
-        )
+            [p["out_window_days"], p["out_window_days"], fee_lo, tol, tol + fxtol, fee_hi, tol,
+             tol + fxtol],
+        )  # fmt: skip
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _rr_in AS
-            WITH c AS (
+            WITH x AS (
+              SELECT r.edge_id AS rid, x.edge_id FROM _rr_rej r
+              JOIN _rr_pay x ON x.target = r.target
+              WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN ? AND ?
+              UNION
+              SELECT r.edge_id, x.edge_id FROM _rr_rej r
+              JOIN _rr_pay x ON x.target_account = r.target_account
+              WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN ? AND ?
+            ), c AS (
               SELECT r.edge_id AS rid, x.edge_id, x.source AS node, x.date,
                      row_number() OVER (PARTITION BY r.edge_id
                        ORDER BY abs(x.usd / r.usd - 1), datediff('day', r.date, x.date),
                                 x.edge_id) AS k
-              FROM _rr_pay r
-              JOIN _rr_pay x ON (x.target = r.target OR x.target_account = r.target_account)
-              WHERE r.rejected AND NOT x.rejected
-                AND x.source <> r.source
+              FROM x AS pair
+              JOIN _rr_rej r ON r.edge_id = pair.rid
+              JOIN _rr_pay x ON x.edge_id = pair.edge_id
+              WHERE x.source <> r.source
                 AND coalesce(x.source_account, '') <> coalesce(r.source_account, '-')
-                AND datediff('day', r.date, x.date) BETWEEN ? AND ?
                 AND abs(x.usd / r.usd - 1) <= CASE WHEN x.currency = r.currency THEN ?
                                                    ELSE ? END
             )
             SELECT rid, edge_id, node, date FROM c WHERE k = 1
             """,
-            [in_lo, in_hi, tol, tol + fxtol],
+            [in_lo, in_hi, in_lo, in_hi, tol, tol + fxtol],
         )
         # the path from the out-leg's receiver to the in-leg's payer, level by level
         con.execute(
@@ -208,7 +226,7 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
         }
     finally:
         unregister(ctx.store, fx)
-        for t in ("_rr_pay", "_rr_out", "_rr_in", "_rr_path"):
+        for t in ("_rr_pay", "_rr_rej", "_rr_out", "_rr_in", "_rr_path"):
             drop = f"DROP TABLE IF EXISTS {ident(t)}"
             con.execute(drop)
     by_rid: dict[str, list[dict[str, Any]]] = {}
