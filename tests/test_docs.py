@@ -41,7 +41,9 @@ PUBLIC = {
                     "ShadowtraceError", "StoreError", "__version__"],
     "shadowtrace.ingest": ["IngestReport", "MappingSpec", "Reject", "SourceReport", "ingest",
                            "load_mapping"],
-    "shadowtrace.detect": ["Evidence", "Finding", "Step"],
+    "shadowtrace.detect": ["DetectContext", "DetectReport", "Detector", "DetectorRun", "Evidence",
+                           "Finding", "Param", "Step", "check_params", "detect", "detectors",
+                           "evidence_for", "get_detector"],
 }  # fmt: skip
 
 
