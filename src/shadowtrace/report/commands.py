@@ -1,0 +1,63 @@
+"""The ``report`` command: a plain Typer function the command line registers.
+
+``register(app)`` adds it to an application; the shadowtrace CLI does that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["register", "report_command"]
+
+
+def _store_path(store: str | None) -> str:
+    """The command's --store, else the global one (shadowtrace --store X report)."""
+    from shadowtrace.cli.app import _store_path as global_store_path
+
+    return global_store_path(store)
+
+
+def report_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML file.")] = Path(
+        "report.html"
+    ),
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", help="Store file (default ./shadowtrace.duckdb, or $SHADOWTRACE_STORE)."
+        ),
+    ] = None,
+    max_findings: Annotated[
+        int,
+        typer.Option("--max-findings", help="Findings shown in full, highest score first.", min=1),
+    ] = 200,
+) -> None:
+    """Write the report as one self-contained HTML file and print its path.
+
+    Headline figures, findings ranked with their evidence down to the source file and
+    row, a network per finding, flows of money and goods by channel, and the
+    infrastructure dependency inventory. Everything is inside the file: opening it
+    fetches nothing.
+    """
+    from shadowtrace.errors import ConfigError
+    from shadowtrace.report.context import ReportOptions
+    from shadowtrace.report.html import write_report
+    from shadowtrace.store import Store
+
+    if out.parent and not out.parent.exists():
+        raise ConfigError(f"Cannot write {out}: folder {out.parent} does not exist")
+    with Store.open(_store_path(store), read_only=True) as st:
+        path = write_report(st, out, ReportOptions(max_findings=max_findings))
+    Console(stderr=True).print(
+        f"Report written: {path.stat().st_size / 1e6:.1f} MB", highlight=False
+    )
+    print(path.resolve())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to a Typer application."""
+    app.command("report")(report_command)
