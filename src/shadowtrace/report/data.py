@@ -90,9 +90,7 @@ def gather(
 
 def _store_name(path: str) -> str:
     """The file name of the store, not its full path (which may say whose machine)."""
-    if path == ":memory:":
-        return path
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
+    return path if path == ":memory:" else _basename(path) or path
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -112,6 +110,22 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """
+    >>> _n(1, "payment"), _n(1200, "payment")
+    ('1 payment', '1,200 payments')
+    """
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def _basename(name: str | None) -> str | None:
+    """The file name of a source, without the folders it was read from (a path can
+    say whose machine it was; the name and row are what a reader needs)."""
+    if name is None:
+        return None
+    return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or name
 
 
 def typology_label(typology: str) -> str:
@@ -165,18 +179,20 @@ def overview(ctx: ReportContext) -> dict[str, Any]:
     chinese = sum(1 for e in equipment if e["chinese"])
     period = _period(money, goods)
     money_done = _num(sum(c["value_usd"] or 0 for c in completed))
+    n_done = sum(c["count"] for c in completed)
     figures = [
         {"key": "findings", "label": "Findings", "value": summary["total"], "tier": 1,
-         "note": f"in {len(summary['typologies'])} typologies, each with its evidence"},
+         "note": f"in {_n(len(summary['typologies']), 'typology', 'typologies')}, "
+                 "each with its evidence"},
         {"key": "money", "label": "Money moved", "unit": "USD", "value": money_done, "tier": 1,
-         "note": f"{sum(c['count'] for c in completed):,} payments and transfers in "
-                 f"{len(completed)} channels"},
+         "note": f"{_n(n_done, 'payment or transfer', 'payments and transfers')} "
+                 f"in {_n(len(completed), 'channel')}"},
         {"key": "rejected", "label": "Payments rejected", "unit": "USD", "tier": 1,
          "value": _num(sum(c["value_usd"] or 0 for c in rejected)),
-         "note": f"{sum(c['count'] for c in rejected):,} payments refused by banks"},
+         "note": f"{_n(sum(c['count'] for c in rejected), 'payment')} refused by banks"},
         {"key": "goods", "label": "Goods declared", "unit": "USD", "tier": 1,
          "value": _num(sum(r["value_usd"] or 0 for r in goods["routes"])),
-         "note": f"{sum(r['count'] for r in goods['routes']):,} customs declarations"},
+         "note": _n(sum(r["count"] for r in goods["routes"]), "customs declaration")},
         {"key": "equipment", "label": "Installed equipment", "value": n_items, "tier": 1,
          "note": f"{chinese / n_items:.0%} from Chinese suppliers" if n_items else
                  "no inventory in the store"},
@@ -391,7 +407,7 @@ def _evidence(
                 "prop": r["prop"],
                 "prop_type": r["prop_type"],
                 "value": clip(r["value"], limit),
-                "source": r["source"],
+                "source": _basename(r["source"]),
                 "source_row": int(r["source_row"]) if r["source_row"] is not None else None,
                 "dataset": r["dataset"],
                 "schema": r["schema"],
@@ -782,4 +798,6 @@ def sources(ctx: ReportContext) -> dict[str, Any] | None:
     )
     if not rows:
         return None
+    for r in rows:
+        r["name"] = _basename(r["name"])
     return {"sources": rows}
