@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from followthemoney.proxy import EntityProxy
-from tests.conftest import FTM, read_ijson
 
 from shadowtrace.export.entities import iter_entities
 from shadowtrace.ingest import ingest
 from shadowtrace.ingest.mapping import load_mapping
 from shadowtrace.model import get_model
+from tests.conftest import FTM, read_ijson
 
 
 def _props(entity: dict) -> dict[str, list[str]]:

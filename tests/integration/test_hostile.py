@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import statement_rows
 
 from shadowtrace.errors import ConfigError, IngestError, MappingError
 from shadowtrace.export.entities import iter_entities
 from shadowtrace.ingest import ingest
+from tests.conftest import statement_rows
 
 MAPPING = """
 entities:

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import FTM, statement_rows
 
 from shadowtrace.export import export
 from shadowtrace.ingest import ingest
 from shadowtrace.store import Store
+from tests.conftest import FTM, statement_rows
 
 DONATIONS = [str(FTM / "donations.csv")]
 MAPPING = str(FTM / "donations.yml")

@@ -5,6 +5,8 @@ Logs and progress go to stderr; results go to stdout (or ``--out``). Any
 command exits with status 1; a closed pipe exits quietly.
 """
 
+from shadowtrace.cli import commands as _commands  # registers every command on the app
 from shadowtrace.cli.app import app, main
 
 __all__ = ["app", "main"]
+del _commands

@@ -191,8 +191,6 @@ def print_summary(summary: object) -> None:
 
 def main() -> None:
     """Entry point of the ``shadowtrace`` console script."""
-    from shadowtrace.cli import commands  # noqa: F401 - registers the other commands
-
     try:
         app()
     except ShadowtraceError as exc:

@@ -113,7 +113,8 @@ class StatementsExporter(Exporter):
     def export(self, store: Store, dest: str) -> int:
         if dest != "-":
             store.con.execute(
-                f"COPY ({STATEMENT_SELECT}) TO {string_literal(dest)} (HEADER, DELIMITER ',')"
+                f"COPY ({STATEMENT_SELECT}) TO {string_literal(dest)} "
+                "(HEADER, DELIMITER ',', FORCE_QUOTE *)"
             )
             return int(store.scalar("SELECT count(*) FROM statements"))
         cur = store.con.cursor()
