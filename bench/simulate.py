@@ -5,13 +5,15 @@ Targets (issue 4): 10M transactions in under 3 minutes and 4 GB on a 2-core mach
 
 Transactions grow linearly with ``scale`` on top of a fixed structural part (inventories,
 labour contracts, bulk trade), so two small probe worlds give the scale for a target.
-Each target runs in a fresh process, so that its peak RSS is its own.
+Each target runs in a fresh process, so that its peak RSS is its own. Wall time depends on
+what else the machine runs: the CPU seconds and the load average are printed beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -27,16 +29,25 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # KiB on Linux
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(scenario: str, scale: float, out: Path) -> dict[str, float | int | bool]:
     """Simulate once in this process and measure it."""
     t0 = time.perf_counter()
+    c0 = _cpu_seconds()
     result = simulate(scenario, seed=1, scale=scale, out=out)
     dt = time.perf_counter() - t0
+    cpu = _cpu_seconds() - c0
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {
         "transactions": result.transactions,
         "records": sum(result.counts.values()),
         "seconds": dt,
+        "cpu_seconds": cpu,
+        "load": os.getloadavg()[0],
         "peak_rss_gb": peak_rss_gb(),
         "bytes": size,
         "calibrated": result.calibrated,
@@ -72,6 +83,7 @@ def main() -> int:
                 f"{m['transactions']:>12,} transactions (scale {scale:.2f}): "
                 f"{m['seconds']:7.1f} s, {m['transactions'] / m['seconds']:>10,.0f} records/s, "
                 f"peak RSS {m['peak_rss_gb']:.2f} GB, {m['bytes'] / 1e9:.2f} GB written, "
+                f"{m['cpu_seconds']:.0f} CPU s (load {m['load']:.1f} on {os.cpu_count()} cores), "
                 f"calibrated={m['calibrated']}",
                 flush=True,
             )

@@ -15,7 +15,8 @@ import numpy.typing as npt
 import orjson
 import polars as pl
 
-from shadowtrace.simulate.flows import BatchGen, GoodsLine, goods_table
+from shadowtrace.simulate.flows import BatchGen
+from shadowtrace.simulate.goods import GoodsLine, goods_table
 from shadowtrace.simulate.records import Calib, Out, days_to_date, money, n_str
 from shadowtrace.simulate.world import NEVER, World, day, goods, places
 
@@ -597,6 +598,7 @@ def sanctions_list(w: World, out: Out) -> list[bytes]:
     listed = [p for p in w.parties if p.listed is not None and not p.rename_slot]
     listed.sort(key=lambda p: (p.listed, p.idx))
     for p in listed:
+        # an id, not a security measure: SHA-1 is fine for it
         eid = "sim-" + hashlib.sha1(f"{w.seed}:{p.idx}".encode()).hexdigest()[:12]  # noqa: S324
         schema = "Person" if p.kind == "person" else "Company"
         props: dict[str, list[str]] = {
