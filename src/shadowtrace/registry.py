@@ -29,6 +29,14 @@ BUILTINS: dict[str, dict[str, str]] = {
         "neo4j": "shadowtrace.export.formats:Neo4jExporter",
         "parquet": "shadowtrace.export.formats:ParquetExporter",
     },
+    "shadowtrace.detectors": {
+        "multilayer_transshipment": (
+            "shadowtrace.detect.detectors.transshipment:MultilayerTransshipment"
+        ),
+        "dual_use_supply": "shadowtrace.detect.detectors.dual_use:DualUseSupply",
+        "rerouted_payment": "shadowtrace.detect.detectors.rerouted:ReroutedPayments",
+        "netting": "shadowtrace.detect.detectors.netting:Netting",
+    },
 }
 
 

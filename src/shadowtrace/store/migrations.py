@@ -209,4 +209,47 @@ FINDINGS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS, FINDINGS)
+GRAPH = Migration(
+    4,
+    "graph: edges and nodes over canonical entities",
+    (
+        # One row per edge of the canonical multigraph (see shadowtrace.graph.edges for
+        # what each column holds per kind). Rebuilt from the typed views after resolve.
+        """
+        CREATE TABLE edges (
+            kind VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            edge_id VARCHAR,
+            schema VARCHAR,
+            date DATE,
+            ts TIMESTAMP,
+            amount DOUBLE,
+            currency VARCHAR,
+            status VARCHAR,
+            hs_code VARCHAR,
+            quantity DOUBLE,
+            origin_country VARCHAR,
+            destination_country VARCHAR,
+            value VARCHAR,
+            source_account VARCHAR,
+            target_account VARCHAR
+        )
+        """,
+        # One row per canonical entity that is a node of the graph, with the attributes
+        # detectors filter on.
+        """
+        CREATE TABLE nodes (
+            id VARCHAR PRIMARY KEY,
+            schema VARCHAR NOT NULL,
+            caption VARCHAR,
+            country VARCHAR,
+            incorporation_date DATE,
+            listed BOOLEAN NOT NULL,
+            listed_date DATE
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS, FINDINGS, GRAPH)

@@ -1,0 +1,190 @@
+"""Helpers detectors share: reference lists, exchange rates, queries as rows, steps.
+
+Reference lists are data: the Common High Priority List (CHPL) of HS codes ships with
+shadowtrace (``simulate/data/chpl.csv``, BIS/EU/UK/Japan list of 23 February 2024).
+
+>>> "854231" in chpl_codes()
+True
+>>> to_usd(880.0, "RUB", DEFAULT_FX)
+10.0
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import pyarrow as pa
+
+from shadowtrace.detect.base import DetectContext, Param
+from shadowtrace.detect.evidence import STEP_PROPS, evidence_for
+from shadowtrace.detect.finding import Evidence, Step
+from shadowtrace.store import Store
+
+__all__ = [
+    "DEFAULT_FX",
+    "RU_AND_OCCUPIED",
+    "chpl_codes",
+    "fetch",
+    "register",
+    "unregister",
+    "fx_param",
+    "fx_table",
+    "step_evidence",
+    "to_usd",
+]
+
+#: Units of each currency per US dollar: mid rates over 2023 to mid-2025, rounded. Rates
+#: moved by about ±15 % over the period; detectors compare amounts within a tolerance.
+DEFAULT_FX: dict[str, float] = {
+    "USD": 1.0,
+    "USDT": 1.0,
+    "USDC": 1.0,
+    "EUR": 0.92,
+    "GBP": 0.79,
+    "CNY": 7.2,
+    "HKD": 7.8,
+    "RUB": 88.0,
+    "KZT": 460.0,
+    "KGS": 88.0,
+    "AMD": 395.0,
+    "GEL": 2.7,
+    "AED": 3.67,
+    "TRY": 30.0,
+    "UZS": 12300.0,
+}
+
+#: Russia and the occupied territories of Ukraine that have FtM country codes.
+RU_AND_OCCUPIED: list[str] = ["ru", "ua-cri", "ua-dpr", "ua-lpr"]
+
+
+def register(store: Store, name: str, table: pa.Table) -> None:
+    """Register an Arrow table as a relation (after finishing any pending result, which
+    DuckDB requires before a registration)."""
+    store.con.complete()
+    store.con.register(name, table)
+
+
+def unregister(store: Store, name: str) -> None:
+    store.con.complete()
+    store.con.unregister(name)
+
+
+def fx_param() -> Param:
+    return Param(
+        dict(DEFAULT_FX),
+        "Units of each currency per US dollar, used to compare amounts across currencies "
+        "(default: mid rates 2023 to mid-2025).",
+        minimum=1e-9,
+    )
+
+
+def to_usd(amount: float, currency: str | None, fx: Mapping[str, float]) -> float | None:
+    rate = fx.get((currency or "").upper())
+    return None if rate is None else amount / rate
+
+
+def fx_table(ctx: DetectContext, name: str = "_fx") -> str:
+    """Register the detector's exchange rates as a relation ``name`` (currency, per_usd)."""
+    fx: Mapping[str, float] = ctx.params.get("fx_per_usd", DEFAULT_FX)
+    table = pa.table(
+        {
+            "currency": pa.array([k.upper() for k in fx], pa.string()),
+            "per_usd": pa.array([float(v) for v in fx.values()], pa.float64()),
+        }
+    )
+    register(ctx.store, name, table)
+    return name
+
+
+@cache
+def chpl_codes() -> frozenset[str]:
+    """The HS-6 codes of the Common High Priority List."""
+    text = resources.files("shadowtrace").joinpath("simulate/data/chpl.csv").read_text("utf-8")
+    return frozenset(row["hs6"].strip() for row in csv.DictReader(io.StringIO(text)))
+
+
+def fetch(store: Store, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of a query as dictionaries."""
+    cur = store.con.execute(sql, list(params))
+    cols = [d[0] for d in cur.description or ()]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def step_evidence(
+    store: Store, wanted: Iterable[tuple[str, str]], per_entity: int = 12
+) -> dict[str, tuple[Evidence, ...]]:
+    """Evidence for ``(canonical id, step kind)`` pairs, in one query per kind."""
+    by_kind: dict[str, set[str]] = {}
+    for cid, kind in wanted:
+        by_kind.setdefault(kind, set()).add(cid)
+    out: dict[str, tuple[Evidence, ...]] = {}
+    props: set[str] = set()
+    for kind in by_kind:
+        props.update(STEP_PROPS.get(kind, STEP_PROPS["party"]))
+    ids = set().union(*by_kind.values()) if by_kind else set()
+    found = evidence_for(store, ids, props, per_entity=per_entity * 3)
+    for kind, cids in by_kind.items():
+        allowed = set(STEP_PROPS.get(kind, STEP_PROPS["party"]))
+        for cid in cids:
+            ev = tuple(e for e in found.get(cid, ()) if e.prop in allowed)[:per_entity]
+            if cid in out:
+                ev = tuple(dict.fromkeys(out[cid] + ev))
+            out[cid] = ev
+    return out
+
+
+def with_evidence(step: Step, evidence: Mapping[str, tuple[Evidence, ...]]) -> Step:
+    """The step with the evidence of its edge entity (or its source entity)."""
+    key = step.entity_id or step.source
+    ev = evidence.get(key, ())
+    if not ev:
+        return step
+    return Step(
+        kind=step.kind,
+        source=step.source,
+        target=step.target,
+        summary=step.summary,
+        entity_id=step.entity_id,
+        date=step.date,
+        amount=step.amount,
+        currency=step.currency,
+        evidence=ev,
+    )
+
+
+def money(amount: float | None, currency: str | None) -> str:
+    """``1,234,567 CNY``."""
+    if amount is None:
+        return "an unknown amount"
+    return f"{amount:,.0f} {currency or ''}".strip()
+
+
+def captions(store: Store, ids: Iterable[str]) -> dict[str, str]:
+    """Display names of canonical entities (their id where they have none)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    register(store, "_cap_ids", pa.table({"id": pa.array(wanted, pa.string())}))
+    try:
+        rows = store.con.execute(
+            "SELECT n.id, n.caption FROM nodes n JOIN _cap_ids i ON i.id = n.id"
+        ).fetchall()
+    finally:
+        unregister(store, "_cap_ids")
+    found = {str(k): str(v) for k, v in rows if v}
+    return {i: found.get(i, i) for i in wanted}
+
+
+def attach_evidence(store: Store, steps_of: Iterable[list[Step]]) -> None:
+    """Fill in the evidence of every step in place (one query for all of them)."""
+    lists = list(steps_of)
+    wanted = {(s.entity_id or s.source, s.kind) for steps in lists for s in steps}
+    ev = step_evidence(store, wanted)
+    for steps in lists:
+        for i, s in enumerate(steps):
+            steps[i] = with_evidence(s, ev)

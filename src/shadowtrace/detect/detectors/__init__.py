@@ -1,0 +1,1 @@
+"""The built-in detectors, one module per typology, registered by entry point."""
