@@ -12,35 +12,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
+from shadowtrace.detect.common import DEFAULT_FX
 from shadowtrace.store import Store
 
 __all__ = ["CHINESE_COUNTRIES", "DEFAULT_RATES_TO_USD", "ReportContext", "ReportOptions", "clip"]
 
 #: Indicative exchange rates (US dollars per unit) used to put amounts in different
-#: currencies on one scale. Mid rates over 2023-2025; the report states them. An
-#: amount already given in US dollars by its source (``amountUsd``) is used as is.
+#: currencies on one scale: the detectors' own mid rates over 2023 to mid-2025, so that
+#: the report and the findings agree. The report states them. An amount its source
+#: already gives in US dollars (``amountUsd``) is used as is.
 DEFAULT_RATES_TO_USD: Mapping[str, float] = MappingProxyType(
-    {
-        "USD": 1.0,
-        "USDT": 1.0,
-        "USDC": 1.0,
-        "EUR": 1.08,
-        "GBP": 1.27,
-        "CNY": 1 / 7.2,
-        "CNH": 1 / 7.2,
-        "RUB": 1 / 88.0,
-        "HKD": 1 / 7.8,
-        "AED": 1 / 3.6725,
-        "KZT": 1 / 470.0,
-        "KGS": 1 / 87.0,
-        "AMD": 1 / 390.0,
-        "GEL": 1 / 2.7,
-        "TRY": 1 / 30.0,
-        "UZS": 1 / 12500.0,
-        "BYN": 1 / 3.2,
-        "INR": 1 / 83.0,
-        "KPW": 1 / 900.0,
-    }
+    {currency: 1.0 / per_usd for currency, per_usd in sorted(DEFAULT_FX.items())}
 )
 
 T = TypeVar("T")
@@ -56,12 +38,14 @@ class ReportOptions:
     """What goes into a report and how much of it.
 
     ``max_findings`` bounds the findings shown in full (the counts cover all of
-    them); ``max_evidence`` bounds the statements listed per step; ``top`` bounds
+    them), except that the best ``min_per_typology`` of each typology are always shown;
+    ``max_evidence`` bounds the statements listed per step; ``top`` bounds
     the rows of ranking tables.
     """
 
     title: str = "shadowtrace report"
     max_findings: int = 200
+    min_per_typology: int = 20
     max_evidence: int = 25
     top: int = 25
     max_text: int = 2000

@@ -235,25 +235,54 @@ def _findings_summary(ctx: ReportContext) -> dict[str, Any]:
         "avg(score) AS mean_score FROM findings GROUP BY typology "
         "ORDER BY count DESC, typology"
     )
+    about = _typologies()
     for r in rows:
-        r["label"] = typology_label(r["typology"])
+        label, description = about.get(r["typology"], (typology_label(r["typology"]), ""))
+        r["label"] = label
+        r["description"] = description
         r["max_score"] = _num(r["max_score"])
         r["mean_score"] = _num(r["mean_score"])
     return {"total": sum(int(r["count"]) for r in rows), "typologies": rows}
 
 
+def _typologies() -> dict[str, tuple[str, str]]:
+    """Title and first paragraph of the description of each registered detector."""
+    from shadowtrace.detect.registry import detectors
+
+    out = {}
+    for name, det in detectors().items():
+        text = " ".join(str(det.description).strip().split("\n\n", 1)[0].split())
+        out[name] = (str(det.title), text)
+    return out
+
+
 def findings(ctx: ReportContext) -> dict[str, Any]:
     """Findings ranked by score, each with its steps, the evidence of each step down
-    to the source file and row, and the subgraph of the entities involved."""
+    to the source file and row, and the subgraph of the entities involved.
+
+    The ``max_findings`` highest-scoring findings are shown, and with them the best
+    ``min_per_typology`` of every typology, so that a typology whose scores run lower
+    than another's is not crowded out.
+    """
     summary = ctx.cached("findings_summary", _findings_summary)
+    labels = {t["typology"]: t["label"] for t in summary["typologies"]}
     opts = ctx.options
     if not summary["total"]:
         return {**summary, "shown": 0, "findings": [], "entities": {}}
     heads = ctx.rows(
-        "SELECT finding_id, typology, score, title, explanation, entities, metrics, "
-        "detector, run_id, created_at FROM findings "
-        "ORDER BY score DESC, finding_id LIMIT ?",
-        [opts.max_findings],
+        """
+        WITH f AS (
+          SELECT *, row_number() OVER (ORDER BY score DESC, finding_id) AS overall,
+                 row_number() OVER (PARTITION BY typology ORDER BY score DESC, finding_id)
+                   AS within
+          FROM findings
+        )
+        SELECT finding_id, typology, score, title, explanation, entities, metrics,
+               detector, run_id, created_at, overall
+        FROM f WHERE overall <= ? OR within <= ?
+        ORDER BY score DESC, finding_id
+        """,
+        [opts.max_findings, opts.min_per_typology],
     )
     ids = [h["finding_id"] for h in heads]
     steps = ctx.rows(
@@ -267,21 +296,24 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
         refs.update(h["entities"] or [])
     for s in steps:
         refs.update(x for x in (s["source"], s["target"], s["entity_id"]) if x)
-    ref_values = [
-        e["value"]
-        for items, _ in evidence.values()
-        for e in items
-        if e["prop_type"] == "entity" and e["value"]
-    ]
-    refs.update(ref_values)
+    for items, _ in evidence.values():
+        for e in items:
+            refs.add(e["entity_id"])
+            if e["prop_type"] == "entity" and e["value"]:
+                refs.add(e["value"])
     canon = ctx.canonical(refs)
 
     def c(x: str | None) -> str | None:
         return canon.get(x, x) if x else None
 
+    node_ids: set[str] = set()
     steps_by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in steps:
-        ev = evidence.get((s["finding_id"], s["step"]), ([], 0))
+        items, total = evidence.get((s["finding_id"], s["step"]), ([], 0))
+        records = _records(items, canon)
+        for rec in records:
+            node_ids.add(rec["canonical_id"])
+            node_ids.update(x["ref"] for x in rec["statements"] if "ref" in x)
         steps_by[s["finding_id"]].append(
             {
                 "step": int(s["step"]),
@@ -293,13 +325,12 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
                 "date": s["date"],
                 "amount": _num(s["amount"]),
                 "currency": s["currency"],
-                "evidence": ev[0],
-                "evidence_total": ev[1],
+                "evidence": records,
+                "evidence_total": total,
             }
         )
     out = []
-    node_ids: set[str] = set()
-    for rank, h in enumerate(heads, start=1):
+    for h in heads:
         fsteps = steps_by.get(h["finding_id"], [])
         ents = [e for e in dict.fromkeys(c(x) for x in h["entities"] or []) if e]
         graph = _finding_graph(ents, fsteps)
@@ -308,9 +339,9 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
         out.append(
             {
                 "id": h["finding_id"],
-                "rank": rank,
+                "rank": int(h["overall"]),  # among all findings
                 "typology": h["typology"],
-                "typology_label": typology_label(h["typology"]),
+                "typology_label": labels.get(h["typology"]) or typology_label(h["typology"]),
                 "score": _num(h["score"]),
                 "title": clip(h["title"], opts.max_text),
                 "explanation": clip(h["explanation"], opts.max_text * 4),
@@ -323,15 +354,6 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
                 "graph": graph,
             }
         )
-    # Evidence names records and, through entity-typed values, other entities: the
-    # page shows their captions (and links them to their canonical entity).
-    for items, _ in evidence.values():
-        for e in items:
-            if e["canonical_id"]:
-                node_ids.add(e["canonical_id"])
-            if e["prop_type"] == "entity" and e["value"]:
-                e["ref"] = canon.get(e["value"], e["value"])
-                node_ids.add(e["ref"])
     entities = ctx.entities(node_ids)
     return {
         **summary,
@@ -340,6 +362,35 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
         "entities": entities,
         "countries": _countries(e.get("country") for e in entities.values()),
     }
+
+
+def _records(items: list[dict[str, Any]], canon: dict[str, str]) -> list[dict[str, Any]]:
+    """A step's evidence grouped by the record each statement is about, in the order
+    the detector gave. The record carries the file and row its statements share; a
+    statement read from elsewhere (a merged record's second source) says so itself.
+    An entity-typed value gets ``ref``: the canonical id of the entity it names."""
+    records: dict[str, dict[str, Any]] = {}
+    for e in items:
+        rec = records.get(e["entity_id"])
+        if rec is None:
+            rec = records[e["entity_id"]] = {
+                "entity_id": e["entity_id"],
+                "canonical_id": e["canonical_id"] or canon.get(e["entity_id"], e["entity_id"]),
+                "schema": e["schema"],
+                "dataset": e["dataset"],
+                "source": e["source"],
+                "source_row": e["source_row"],
+                "statements": [],
+            }
+        st: dict[str, Any] = {"id": e["statement_id"], "prop": e["prop"], "value": e["value"]}
+        if e["prop_type"] == "entity" and e["value"]:
+            st["ref"] = canon.get(e["value"], e["value"])
+        if not e["in_store"]:
+            st["missing"] = True
+        if (e["source"], e["source_row"]) != (rec["source"], rec["source_row"]):
+            st["source"], st["source_row"] = e["source"], e["source_row"]
+        rec["statements"].append(st)
+    return list(records.values())
 
 
 def _metrics(raw: Any) -> dict[str, Any]:
@@ -370,7 +421,7 @@ def _evidence(
         f"""
         WITH fe AS (
           SELECT fe.*, row_number() OVER (
-                   PARTITION BY fe.finding_id, fe.step ORDER BY fe.statement_id) AS n,
+                   PARTITION BY fe.finding_id, fe.step ORDER BY fe.rowid) AS n,
                  count(*) OVER (PARTITION BY fe.finding_id, fe.step) AS total
           FROM finding_evidence fe JOIN (SELECT unnest(?) AS id) q ON q.id = fe.finding_id
         ),

@@ -85,34 +85,56 @@ def test_evidence_down_to_file_and_row(world):
     data = findings(ReportContext(store))
     top = data["findings"][0]
     for step, record in zip(top["steps"], ("decl-1", "decl-2"), strict=True):
-        ev = step["evidence"]
-        assert ev and step["evidence_total"] == len(ev)
-        for e in ev:
-            # the first step's evidence was saved without file and row: looked up
-            assert e["source"] == FILE
-            assert e["source_row"] == ROW[record]
-            assert e["entity_id"] == record and e["in_store"]
-            assert e["dataset"] == "report_world"
-    props = {e["prop"]: e for e in top["steps"][0]["evidence"]}
+        (rec,) = step["evidence"]  # one record per step here
+        # the first step's evidence was saved without file and row: looked up
+        assert rec["source"] == FILE
+        assert rec["source_row"] == ROW[record]
+        assert rec["entity_id"] == rec["canonical_id"] == record
+        assert rec["dataset"] == "report_world" and rec["schema"] == "CustomsDeclaration"
+        assert step["evidence_total"] == len(rec["statements"])
+        for st in rec["statements"]:
+            assert "source" not in st and "missing" not in st  # the record's file and row
+            assert len(st["id"]) == 40
+    props = {st["prop"]: st for st in top["steps"][0]["evidence"][0]["statements"]}
     assert props["customsAmount"]["value"] == "8800000"
     # an entity-typed value names its entity, whose caption the page shows
     assert props["sender"]["ref"] == "cn-tongju"
     assert data["entities"]["cn-tongju"]["caption"].startswith("Xuzhou Tongju")
+    # in the order the detector gave
+    order = [st["prop"] for st in top["steps"][0]["evidence"][0]["statements"]]
+    assert order == sorted(order)
+
+
+def test_evidence_of_a_statement_no_longer_in_the_store(fresh_world):
+    store, _ = fresh_world
+    store.con.execute(
+        "UPDATE finding_evidence SET statement_id = 'gone', source = NULL, source_row = NULL "
+        "WHERE entity_id = 'decl-1' AND prop = 'date'"
+    )
+    data = findings(ReportContext(store))
+    rec = data["findings"][0]["steps"][0]["evidence"][0]
+    (gone,) = [st for st in rec["statements"] if st["id"] == "gone"]
+    assert gone["missing"] and gone["source"] is None and gone["source_row"] is None
 
 
 def test_evidence_is_bounded(world):
     store, _ = world
     data = findings(ReportContext(store, ReportOptions(max_evidence=2)))
     step = data["findings"][0]["steps"][0]
-    assert len(step["evidence"]) == 2
+    assert len(step["evidence"][0]["statements"]) == 2
     assert step["evidence_total"] > 2
 
 
 def test_max_findings(world):
     store, _ = world
-    data = findings(ReportContext(store, ReportOptions(max_findings=1)))
+    opts = ReportOptions(max_findings=1, min_per_typology=0)
+    data = findings(ReportContext(store, opts))
     assert data["total"] == 3 and data["shown"] == 1
     assert data["findings"][0]["typology"] == "transshipment"
+    # the best of each typology is shown however low its scores run
+    data = findings(ReportContext(store, ReportOptions(max_findings=1, min_per_typology=1)))
+    assert data["shown"] == 3
+    assert [f["rank"] for f in data["findings"]] == [1, 2, 3]  # ranks among all findings
 
 
 def test_finding_graph(world):
@@ -152,7 +174,7 @@ def test_hostile_text_is_kept_as_data_and_clipped(world):
     assert hostile["title"] == HOSTILE + " directs a sanctioned company"
     assert data["entities"]["hostile"]["caption"].startswith(HOSTILE)
     assert len(data["entities"]["hostile"]["caption"]) == 500
-    values = [e["value"] for s in hostile["steps"] for e in s["evidence"]]
+    values = [st["value"] for s in hostile["steps"] for r in s["evidence"] for st in r["statements"]]
     assert all(len(v) <= 500 for v in values)
 
 

@@ -404,7 +404,7 @@
       });
       var total = data.total;
       countNote.textContent = (shown.length === data.findings.length ? "" : shown.length + " match · ") +
-        (data.shown < total ? "The " + fmt.int(data.shown) + " highest-scoring of " + fmt.int(total) + " findings are listed." :
+        (data.shown < total ? fmt.int(data.shown) + " of " + fmt.int(total) + " findings are listed: the highest-scoring, and the best of each typology." :
           fmt.int(total) + (total === 1 ? " finding" : " findings") + ", highest score first.");
       if (!shown.length) list.appendChild(h("p", { class: "empty", text: "No finding matches." }));
     }
@@ -482,33 +482,29 @@
     }
 
     function evidenceView(s) {
-      var ev = s.evidence || [];
-      if (!ev.length) return h("p", { class: "note", text: "No statements recorded for this step." });
-      var files = {};
-      ev.forEach(function (e) { if (e.source) files[e.source] = true; });
-      var more = s.evidence_total > ev.length ? " (" + ev.length + " of " + s.evidence_total + " shown)" : "";
-      // Statements grouped by the record they belong to; the record's file and row
-      // head the group when all its statements share them.
-      var groups = [], byRecord = {};
-      ev.forEach(function (e) {
-        var g = byRecord[e.entity_id];
-        if (!g) { g = byRecord[e.entity_id] = { id: e.entity_id, canonical: e.canonical_id, schema: e.schema, rows: [] }; groups.push(g); }
-        g.rows.push(e);
+      var recs = s.evidence || [];
+      if (!recs.length) return h("p", { class: "note", text: "No statements recorded for this step." });
+      var files = {}, shown = 0;
+      recs.forEach(function (r) {
+        if (r.source) files[r.source] = true;
+        r.statements.forEach(function (st) { shown++; if (st.source) files[st.source] = true; });
       });
+      var more = s.evidence_total > shown ? " (" + shown + " of " + s.evidence_total + " shown)" : "";
+      // One group per record: the record, the file and row it was read from, then its
+      // statements; a statement read from another file or row names its own.
       var tbody = h("tbody");
-      groups.forEach(function (g) {
-        var where = uniq(g.rows.map(function (e) { return (e.source || "") + "\u0000" + (e.source_row === null ? "" : e.source_row); }));
-        var shared = where.length === 1 ? g.rows[0] : null;
-        var ent = entities[g.canonical] || null;
+      recs.forEach(function (r) {
+        var ent = entities[r.canonical_id] || null;
         tbody.appendChild(h("tr", { class: "record" }, h("td", { colspan: "3" },
-          h("span", { class: "record-name", title: g.id, text: truncate(ent ? ent.caption : g.id, 90) }), " ",
-          g.schema ? h("span", { class: "badge schema", text: g.schema }) : null, " ",
-          shared ? sourceRef(shared) : null)));
-        g.rows.forEach(function (e) {
-          tbody.appendChild(h("tr", { dataset: { statement: e.statement_id } },
-            h("td", { class: "prop" }, h("span", { class: "mono", text: e.prop })),
-            h("td", { class: "value" }, valueView(e), shared ? null : [" ", sourceRef(e)]),
-            h("td", { class: "stmt" }, h("span", { class: "mono muted", title: "Statement " + e.statement_id, text: fmt.short(e.statement_id) }))));
+          h("span", { class: "record-name", title: r.entity_id, text: truncate(ent ? ent.caption : r.entity_id, 90) }), " ",
+          r.schema ? h("span", { class: "badge schema", text: r.schema }) : null, " ",
+          sourceRef(r))));
+        r.statements.forEach(function (st) {
+          tbody.appendChild(h("tr", { dataset: { statement: st.id } },
+            h("td", { class: "prop" }, h("span", { class: "mono", text: st.prop })),
+            h("td", { class: "value" }, valueView(st), "source" in st ? [" ", sourceRef(st)] : null,
+              st.missing ? [" ", h("span", { class: "badge chinese", title: "This statement is no longer in the store", text: "not in store" })] : null),
+            h("td", { class: "stmt" }, h("span", { class: "mono muted", title: "Statement " + st.id, text: fmt.short(st.id) }))));
         });
       });
       return h("details", { class: "evidence", open: true },
@@ -519,7 +515,7 @@
           tbody)));
     }
     function sourceRef(e) {
-      if (!e.source) return h("span", { class: "muted", text: e.in_store ? "no source file" : "not in the store" });
+      if (!e.source) return h("span", { class: "muted", text: "no source file" });
       return h("span", { class: "source-ref" }, h("span", { class: "src", text: e.source }),
         e.source_row !== null && e.source_row !== undefined ? " row " + fmt.int(e.source_row) : "");
     }
@@ -556,8 +552,8 @@
           { selector: "node", style: {
             "background-color": "data(color)", shape: "data(shape)", label: "data(label)",
             width: 20, height: 20, "border-width": 2, "border-color": "#ffffff",
-            "font-family": "Inter Variable, system-ui, sans-serif", "font-size": 10.5, color: "#0f172a",
-            "text-valign": "bottom", "text-margin-y": 5, "text-wrap": "wrap", "text-max-width": "150px",
+            "font-family": "Inter Variable, system-ui, sans-serif", "font-size": 11, color: "#0f172a",
+            "text-valign": "bottom", "text-margin-y": 5, "text-wrap": "wrap", "text-max-width": "140px",
             "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": "2px",
             "text-background-shape": "roundrectangle",
           } },
@@ -566,7 +562,8 @@
           { selector: "edge", style: {
             width: 2.2, "line-color": "data(color)", "target-arrow-color": "data(color)",
             "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 1.1,
-            label: "data(label)", "font-size": 9.5, color: "#334155",
+            "control-point-step-size": 56,
+            label: "data(label)", "font-size": 10, color: "#334155",
             "font-family": "Inter Variable, system-ui, sans-serif",
             "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.9,
             "text-background-padding": "2px",
@@ -577,9 +574,14 @@
         ],
         layout: { name: "preset" },
       });
-      cy.layout(layoutFor(cy)).run();
-      cy.fit(undefined, 36);
-      if (cy.zoom() > 1.3) { cy.zoom(1.3); cy.center(); }
+      var lay = layoutFor(cy);
+      // As tall as the widest column needs, within bounds, so that a chain of
+      // payments reads at the size of its labels and a fan keeps its spread.
+      container.style.height = (lay.rows ? Math.max(220, Math.min(560, 130 + lay.rows * 100)) : 440) + "px";
+      cy.resize();
+      cy.layout(lay.options).run();
+      cy.fit(undefined, 34);
+      if (cy.zoom() > 1.25) { cy.zoom(1.25); cy.center(); }
 
       function highlight(stepNos) {
         Array.prototype.forEach.call(stepsEl.children, function (li) {
@@ -636,11 +638,13 @@
    * with nodes ordered in each column by their predecessors; fCoSE otherwise. */
   function layoutFor(cy) {
     var n = cy.nodes().length;
-    if (n <= 1) return { name: "grid", fit: false };
-    var pos = n <= 60 ? layered(cy) : null;
-    if (pos) return { name: "preset", positions: function (node) { return pos[node.id()]; }, fit: false };
-    return { name: "fcose", quality: "default", randomize: true, animate: false, fit: false,
-      nodeRepulsion: function () { return 9000; }, idealEdgeLength: function () { return 120; } };
+    if (n <= 1) return { rows: 1, options: { name: "grid", fit: false } };
+    var placed = n <= 60 ? layered(cy) : null;
+    if (placed) {
+      return { rows: placed.rows, options: { name: "preset", positions: function (node) { return placed.pos[node.id()]; }, fit: false } };
+    }
+    return { rows: 0, options: { name: "fcose", quality: "default", randomize: true, animate: false, fit: false,
+      nodeRepulsion: function () { return 9000; }, idealEdgeLength: function () { return 120; } } };
   }
   function layered(cy) {
     var ids = cy.nodes().map(function (x) { return x.id(); });
@@ -686,8 +690,9 @@
       col.forEach(function (id, i) { rank[id] = i - (col.length - 1) / 2; });
     });
     var pos = {};
-    ids.forEach(function (id) { pos[id] = { x: depth[id] * 240, y: rank[id] * 110 }; });
-    return pos;
+    ids.forEach(function (id) { pos[id] = { x: depth[id] * 200, y: rank[id] * 100 }; });
+    var rows = Math.max.apply(null, Object.keys(cols).map(function (d) { return cols[d].length; }));
+    return { pos: pos, rows: rows };
   }
 
   // == flows =============================================================================
