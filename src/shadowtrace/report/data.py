@@ -826,6 +826,7 @@ def inventory(ctx: ReportContext) -> dict[str, Any] | None:
         "regions": regions,
         "origins": origins,
         "suppliers": shown,
+        "suppliers_top": min(top, len(suppliers)),
         "suppliers_total": len(suppliers),
         "operators": operators_shown,
         "operators_total": len(operators),

@@ -174,7 +174,9 @@ def test_hostile_text_is_kept_as_data_and_clipped(world):
     assert hostile["title"] == HOSTILE + " directs a sanctioned company"
     assert data["entities"]["hostile"]["caption"].startswith(HOSTILE)
     assert len(data["entities"]["hostile"]["caption"]) == 500
-    values = [st["value"] for s in hostile["steps"] for r in s["evidence"] for st in r["statements"]]
+    values = [
+        st["value"] for s in hostile["steps"] for r in s["evidence"] for st in r["statements"]
+    ]
     assert all(len(v) <= 500 for v in values)
 
 

@@ -699,7 +699,7 @@
 
   S.sections.flows = function (el, data) {
     var countries = data.countries || {};
-    var state = { metric: "value", origin: "", on: {} };
+    var state = { metric: "value", origin: "", transit: false, on: {} };
     var money = data.money, goods = data.goods;
     var chanIndex = {};
     money.channels.forEach(function (c, i) {
@@ -733,6 +733,8 @@
       originSel.appendChild(h("option", { value: o, text: countryName(o, countries) }));
     });
     originSel.addEventListener("change", function () { state.origin = originSel.value; draw(); });
+    var routeCtl = segmented([{ value: false, label: "All routes" }, { value: true, label: "Through a third country" }], false,
+      function (v) { state.transit = v; draw(); }, "Routes");
 
     if (money.channels.length) {
       el.appendChild(card("Money: payer country → channel → beneficiary country", [
@@ -748,7 +750,7 @@
       el.appendChild(h("div", { style: "margin-top:16px" }, card("Goods: origin → country of departure → destination", [
         goodsChart,
         h("p", { class: "note", text: "Customs declarations. The middle column is the country the goods left from when it is not their country of origin (a third country), else \u201cdirect\u201d. Values are customs values at each declaration's own dollar rate." }),
-      ], h("div", { class: "controls" }, originSel))));
+      ], h("div", { class: "controls" }, routeCtl, originSel))));
       el.appendChild(h("div", { class: "grid grid-2", style: "margin-top:16px" },
         card("Goods by month", goodsMonthly),
         card("Goods by HS chapter", chapterTable())));
@@ -814,7 +816,7 @@
       var nodes = {}, links = {};
       function node(name, label, depth, color) { if (!nodes[name]) nodes[name] = { name: name, label: label, depth: depth, color: color }; }
       goods.routes.forEach(function (r) {
-        if (state.origin && r.origin !== state.origin) return;
+        if ((state.origin && r.origin !== state.origin) || (state.transit && !r.via)) return;
         var v = measure(r);
         if (!(v > 0)) return;
         var a = "origin:" + (r.origin || "?"), b = "via:" + (r.via || "direct"), c = "to:" + (r.destination || "?");
@@ -843,7 +845,8 @@
     function drawGoodsMonthly() {
       var rows = goods.monthly;
       var months = uniq(rows.map(function (m) { return m.month; })).sort();
-      var series = [["transit", "Through a third country", "#0f5f73"], ["direct", "Direct", "#94a3b8"]].map(function (s) {
+      var kinds = [["transit", "Through a third country", "#0f5f73"], ["direct", "Direct", "#94a3b8"]];
+      var series = kinds.filter(function (k) { return !state.transit || k[0] === "transit"; }).map(function (s) {
         var by = {};
         rows.forEach(function (m) { if (m.route === s[0]) by[m.month] = measure(m); });
         return { name: s[1], type: "bar", stack: "goods", barMaxWidth: 22, itemStyle: { color: s[2] },
@@ -904,18 +907,27 @@
 
     var roleLabel = { manufacturer: "Manufacturer", supplier: "Supplier", parts_supplier: "Parts and service" };
     var maxS = Math.max.apply(null, [1].concat(data.suppliers.map(function (s) { return s.items; })));
-    el.appendChild(h("div", { style: "margin-top:16px" }, card("Suppliers the installed base depends on", [
-      table([
+    var isSanctioned = function (s) { return !!(entities[s.id] && entities[s.id].sanctioned); };
+    var nSanctioned = data.suppliers.filter(isSanctioned).length;
+    var supplierBox = h("div");
+    function supplierTable(onlySanctioned) {
+      clear(supplierBox);
+      var rows = onlySanctioned ? data.suppliers.filter(isSanctioned) : data.suppliers;
+      supplierBox.appendChild(rows.length ? table([
         { label: "Supplier", class: "name", value: function (s) { return partyCell(s.id); } },
         { label: "Role", value: function (s) { return roleLabel[s.role] || fmt.label(s.role); } },
         { label: "Country", value: function (s) { var e = entities[s.id]; return e && e.country ? countryName(e.country, countries) : "–"; } },
         { label: "Items", num: true, value: function (s) { return fmt.int(s.items); } },
-        { label: "", class: "bar-cell", value: function (s) { return bar(s.items / maxS, entities[s.id] && entities[s.id].sanctioned ? "danger" : ""); } },
+        { label: "", class: "bar-cell", value: function (s) { return bar(s.items / maxS, isSanctioned(s) ? "danger" : ""); } },
         { label: "Operators", num: true, value: function (s) { return fmt.int(s.operators); } },
         { label: "Categories", value: function (s) { return s.categories.map(fmt.label).join(", "); } },
-      ], data.suppliers),
-      h("p", { class: "note", text: "The " + Math.min(data.suppliers.length, data.suppliers_total) + " largest of " + fmt.int(data.suppliers_total) + " supplier roles, and every sanctioned supplier." }),
-    ])));
+      ], rows, { rowAttrs: function (s) { return { dataset: { supplier: s.id } }; } }) : h("p", { class: "empty", text: "No sanctioned supplier in the inventory." }));
+    }
+    supplierTable(false);
+    el.appendChild(h("div", { style: "margin-top:16px" }, card("Suppliers the installed base depends on", [
+      supplierBox,
+      h("p", { class: "note", text: "The " + fmt.int(data.suppliers_top) + " largest of " + fmt.int(data.suppliers_total) + " suppliers by role (maker, supplier, parts and service), and every sanctioned one." }),
+    ], segmented([{ value: false, label: "Largest" }, { value: true, label: "Sanctioned (" + nSanctioned + ")" }], false, supplierTable, "Suppliers shown"))));
 
     var maxO = Math.max.apply(null, [1].concat(data.operators.map(function (o) { return o.items; })));
     el.appendChild(h("div", { style: "margin-top:16px" }, card("Operators and their dependency", [
