@@ -17,6 +17,7 @@ import pytest
 import report_world
 from report_world import FILE, HOSTILE, ROW
 from shadowtrace.report import write_report
+from shadowtrace.report.sections import builtin_sections
 from shadowtrace.store import Store
 
 pytestmark = pytest.mark.browser
@@ -31,6 +32,18 @@ ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+DOCS = Path(__file__).parents[2] / "docs" / "report.md"
+
+
+def docs_section() -> Any:
+    """The plugin section of docs/report.md, as written there."""
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    (code,) = [b for b in blocks if "Section(" in b]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    return namespace["plan"]
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +61,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    """The report of the small world, with the plugin section of docs/report.md."""
     folder = tmp_path_factory.mktemp("report")
+    sections = [*builtin_sections(), docs_section()]
     with Store.open(folder / "world.duckdb") as store:
         found = report_world.build(store, folder)
-        path = write_report(store, folder / "report.html")
+        path = write_report(store, folder / "report.html", sections=sections)
     return path, found
 
 
@@ -98,6 +113,10 @@ def test_loads_without_errors_or_fetches(page: Watched, report: tuple[Path, list
     assert fetched == [report[0].as_uri()]
     assert page.page.title().startswith("shadowtrace report")
     assert page.page.evaluate("document.documentElement.lang") == "en"
+    # every section drew itself, the plugin section from docs/report.md among them
+    for sid in ("overview", "findings", "flows", "inventory", "plan", "sources"):
+        assert page.page.locator(f"#{sid} .island > *").count() > 0, sid
+    assert page.page.locator("#plan").inner_text().count("3 targets") == 1
 
 
 def test_hostile_names_are_text(page: Watched) -> None:

@@ -57,14 +57,15 @@ def gather(
 ) -> dict[str, Any]:
     """The whole report as one JSON-able dictionary: ``meta`` and ``sections``.
 
-    Each section is ``{"id", "title", "description", "data"}``; a section whose
-    gather returns ``None`` is left out.
+    Each section is ``{"id", "title", "description", "data"}``, in the order of their
+    ``order``; a section whose gather returns ``None`` is left out.
     """
     from shadowtrace.report.sections import available_sections
 
     ctx = ReportContext(store, options)
     out: list[dict[str, Any]] = []
-    for section in sections if sections is not None else available_sections():
+    chosen = available_sections() if sections is None else sorted(sections, key=lambda s: s.order)
+    for section in chosen:
         payload = section.gather(ctx)
         if payload is None:
             continue

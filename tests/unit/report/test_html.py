@@ -180,3 +180,24 @@ def test_write_report(world, tmp_path):
     assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary left
     assert out.stat().st_size < 3_000_000
+
+
+def docs_section():
+    """The plugin section of docs/report.md, run as written."""
+    text = (Path(__file__).parents[3] / "docs" / "report.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    (code,) = [b for b in blocks if "Section(" in b]
+    namespace: dict = {}
+    exec(code, namespace)
+    return namespace["plan"]
+
+
+def test_docs_plugin_section(world):
+    store, _ = world
+    plan = docs_section()
+    sections = [*builtin_sections(), plan]
+    report = gather(store, sections=sections)
+    assert [s["id"] for s in report["sections"]][-2:] == ["plan", "sources"]
+    assert report["sections"][-2]["data"] == {"targets": 3}
+    page = render(report, sections)
+    assert "Shadowtrace.sections.plan" in page
