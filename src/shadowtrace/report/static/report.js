@@ -65,6 +65,7 @@
     num: function (n) { return n === null || n === undefined ? "–" : nf2.format(n); },
     compact: function (n) { return n === null || n === undefined ? "–" : compact.format(n); },
     usd: function (n) { return n === null || n === undefined ? "–" : "$" + compact.format(n); },
+    score: function (x) { return x === null || x === undefined ? "–" : Number(x).toFixed(2); },
     pct: function (x) { return x === null || x === undefined || !isFinite(x) ? "–" : Math.round(x * 100) + "%"; },
     amount: function (n, cur) {
       if (n === null || n === undefined) return "";
@@ -276,12 +277,13 @@
 
     var maxT = Math.max.apply(null, [1].concat(data.typologies.map(function (t) { return t.count; })));
     var typ = data.typologies.length ? table([
-      { label: "Typology", value: function (t) {
-        return h("a", { href: "#findings", onclick: function () { api.emit("typology", t.typology); } }, t.label);
+      { label: "Typology", class: "typology", value: function (t) {
+        return [h("a", { href: "#findings", onclick: function () { api.emit("typology", t.typology); } }, t.label),
+          t.description ? h("div", { class: "typology-about", title: t.description, text: t.description }) : null];
       } },
       { label: "Findings", num: true, value: function (t) { return fmt.int(t.count); } },
       { label: "", class: "bar-cell", value: function (t) { return bar(t.count / maxT); } },
-      { label: "Top score", num: true, value: function (t) { return fmt.num(t.max_score); } },
+      { label: "Top score", num: true, value: function (t) { return fmt.score(t.max_score); } },
     ], data.typologies) : h("p", { class: "empty", text: "No findings in the store yet: run the detectors (shadowtrace detect)." });
 
     var chans = data.channels || [];
@@ -371,6 +373,8 @@
     el.appendChild(countNote);
     el.appendChild(h("div", { class: "findings-layout" }, list, detail));
 
+    var about = {};
+    data.typologies.forEach(function (t) { about[t.typology] = t.description || ""; });
     var haystack = {};
     data.findings.forEach(function (f) {
       haystack[f.id] = [f.title, f.typology_label, f.explanation].concat(
@@ -410,9 +414,9 @@
     }
 
     function scoreView(score) {
-      return h("span", { class: "score", title: "Score " + fmt.num(score) },
+      return h("span", { class: "score", title: "Score " + fmt.score(score) + " of 1" },
         h("span", { class: "score-bar" }, h("span", { style: "width:" + Math.round((score || 0) * 100) + "%" })),
-        fmt.num(score));
+        fmt.score(score));
     }
 
     function select(id, fromClick) {
@@ -436,7 +440,7 @@
       var metrics = Object.keys(f.metrics || {});
       detail.appendChild(h("div", { class: "fd-head" },
         h("div", { class: "fd-tags" },
-          h("span", { class: "chip", text: f.typology_label }),
+          h("span", { class: "chip", text: f.typology_label, title: about[f.typology] || null }),
           scoreView(f.score),
           h("span", { class: "muted mono", style: "font-size:11.5px", title: f.id, text: f.id })),
         h("h3", { text: f.title }),
