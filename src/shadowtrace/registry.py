@@ -36,6 +36,16 @@ BUILTINS: dict[str, dict[str, str]] = {
         "dual_use_supply": "shadowtrace.detect.detectors.dual_use:DualUseSupply",
         "rerouted_payment": "shadowtrace.detect.detectors.rerouted:ReroutedPayments",
         "netting": "shadowtrace.detect.detectors.netting:Netting",
+        "stablecoin_rail": "shadowtrace.detect.detectors.stablecoin:StablecoinRails",
+        "pass_through_intermediary": "shadowtrace.detect.detectors.pass_through:PassThrough",
+        "cash_structuring": "shadowtrace.detect.detectors.cash:CashStructuring",
+        "sanctions_proximity": "shadowtrace.detect.detectors.proximity:SanctionsProximity",
+        "front_company": "shadowtrace.detect.detectors.fronts:FrontCompanies",
+        "infrastructure_dependency": (
+            "shadowtrace.detect.detectors.infrastructure:InfrastructureDependency"
+        ),
+        "dprk_labour": "shadowtrace.detect.detectors.labour:DprkLabour",
+        "ownership_chain": "shadowtrace.detect.detectors.ownership:OwnershipChains",
     },
 }
 

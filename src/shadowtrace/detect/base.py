@@ -62,7 +62,8 @@ def _number(name: str, value: Any, integer: bool) -> float | int:
         value = int(value)
     if not math.isfinite(value):
         raise ConfigError(f"Parameter {name} must be finite, not {value!r}")
-    return value
+    number: float | int = value
+    return number
 
 
 def _check(name: str, default: Any, value: Any, lo: float | None, hi: float | None) -> Any:

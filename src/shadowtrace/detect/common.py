@@ -23,19 +23,21 @@ import pyarrow as pa
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.evidence import STEP_PROPS, evidence_for
 from shadowtrace.detect.finding import Evidence, Step
+from shadowtrace.errors import ConfigError
 from shadowtrace.store import Store
 
 __all__ = [
     "DEFAULT_FX",
     "RU_AND_OCCUPIED",
+    "band",
     "chpl_codes",
     "fetch",
-    "register",
-    "unregister",
     "fx_param",
     "fx_table",
+    "register",
     "step_evidence",
     "to_usd",
+    "unregister",
 ]
 
 #: Units of each currency per US dollar: mid rates over 2023 to mid-2025, rounded. Rates
@@ -72,6 +74,14 @@ def register(store: Store, name: str, table: pa.Table) -> None:
 def unregister(store: Store, name: str) -> None:
     store.con.complete()
     store.con.unregister(name)
+
+
+def band(params: Mapping[str, Any], key: str) -> tuple[float, float]:
+    """A ``[low, high]`` parameter as two numbers, checked."""
+    value = list(params[key])
+    if len(value) != 2 or value[0] > value[1]:
+        raise ConfigError(f"Parameter {key} must be [low, high] with low <= high, not {value}")
+    return float(value[0]), float(value[1])
 
 
 def fx_param() -> Param:
@@ -188,3 +198,40 @@ def attach_evidence(store: Store, steps_of: Iterable[list[Step]]) -> None:
     for steps in lists:
         for i, s in enumerate(steps):
             steps[i] = with_evidence(s, ev)
+
+
+def name_key(value: str) -> str | None:
+    """A name reduced to the skeletons of its distinctive words, sorted: different
+    spellings, scripts and word orders of one company name mostly share it.
+
+    >>> name_key('ООО "ТАВРИЯИМПОРТ"') == name_key("TAVRIIAIMPORT OOO")
+    True
+    """
+    from shadowtrace.resolve.normalize import name_form
+
+    form = name_form(value, "ORG")
+    if form is None:
+        return None
+    words = sorted(t.skeleton for t in form.tokens if t.kind in ("name", "number", "place"))
+    return " ".join(words) or None
+
+
+def name_keys(store: Store, ids: Iterable[str]) -> dict[str, set[str]]:
+    """The name keys of every name of each canonical entity."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    register(store, "_nk_ids", pa.table({"id": pa.array(wanted, pa.string())}))
+    try:
+        rows = store.con.execute(
+            "SELECT DISTINCT s.canonical_id, s.value FROM statements s "
+            "WHERE s.prop_type = 'name' AND s.canonical_id IN (SELECT id FROM _nk_ids)"
+        ).fetchall()
+    finally:
+        unregister(store, "_nk_ids")
+    out: dict[str, set[str]] = {}
+    for cid, value in rows:
+        key = name_key(str(value))
+        if key:
+            out.setdefault(str(cid), set()).add(key)
+    return out

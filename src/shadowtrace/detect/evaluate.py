@@ -10,13 +10,18 @@ records.
 A finding *matches* a ground-truth scheme of the same typology by one of two rules:
 
 ``records``
-    the finding and the scheme rest on at least one common source record (a customs
-    declaration, payment, transfer, sale, contract or asset row). The records of a
-    finding are those of its evidence and of the edge entities of its steps.
+    at least half the source records a finding rests on (the customs declarations,
+    payments, transfers, sales, contracts or assets of its steps) are evidence of
+    schemes of its typology; it matches each scheme it shares a record with.
 ``subject``
     the finding's subject (its first entity) is one of the scheme's subjects: the
     intermediary of a pass-through scheme, the successor or renamed party of a
-    sanctions-proximity scheme, a company of a front-company scheme.
+    sanctions-proximity scheme, a company of a front-company scheme. For pass-through
+    precision, the parties the simulator passes money through less a fee without a
+    pass-through scheme of their own also count as true (the middle of a goods chain,
+    the agents of a payment rerouted through agents), and for front-company precision
+    every company the simulator made a front (its schemes cover only the fronts at
+    mass-registration addresses); recall counts schemes only.
 
 Precision is the share of findings that match a scheme; recall the share of schemes
 matched by a finding.
@@ -94,6 +99,11 @@ def _subjects_sql() -> str:
     # The subjects of each scheme: pass-through → its first member (the intermediary);
     # sanctions proximity → its first member (the successor or renamed party); front
     # companies → its members that are companies (the last member is their director).
+    # Rows without a scheme are further true subjects that count for precision only:
+    # parties the simulator passes money through less a fee without a pass-through
+    # scheme of their own (the middle of a goods chain, the agents of a rerouted payment),
+    # and every company the simulator made a front (its schemes list only the fronts
+    # registered at mass-registration addresses).
     return """
     SELECT s.scheme_id, s.typology, m.true_id
     FROM _gt_schemes s, unnest(s.members) AS m(true_id)
@@ -103,6 +113,16 @@ def _subjects_sql() -> str:
     SELECT s.scheme_id, s.typology, s.members[1]
     FROM _gt_schemes s
     WHERE s.typology IN ('pass_through_intermediary', 'sanctions_proximity')
+    UNION ALL
+    SELECT NULL, 'pass_through_intermediary', m.true_id
+    FROM _gt_schemes s, unnest(s.members[2:len(s.members) - 2]) AS m(true_id)
+    WHERE s.typology = 'multilayer_transshipment'
+    UNION ALL
+    SELECT NULL, 'pass_through_intermediary', m.true_id
+    FROM _gt_schemes s, unnest(s.members[2:len(s.members) - 1]) AS m(true_id)
+    WHERE s.typology = 'rerouted_payment' AND s.label = 'bank_agent'
+    UNION ALL
+    SELECT NULL, 'front_company', true_id FROM _gt_entities WHERE role = 'front'
     """
 
 
@@ -134,34 +154,45 @@ def evaluate(
             LEFT JOIN resolution r ON r.entity_id = es.entity_id
             """
         )
-        # The records each finding rests on: its evidence and its steps' edge entities.
+        # The records each finding rests on: those of its steps' edge entities.
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _ev_frows AS
             WITH canon AS (
-              SELECT es.entity_id, coalesce(r.canonical_id, es.entity_id) AS canonical_id,
+              SELECT coalesce(r.canonical_id, es.entity_id) AS canonical_id,
                      s.name AS file, es.source_row AS row
               FROM entity_sources es
               JOIN sources s ON s.source_id = es.source_id
               LEFT JOIN resolution r ON r.entity_id = es.entity_id
             )
-            SELECT DISTINCT f.finding_id, f.typology, e.source AS file, e.source_row AS row
-            FROM findings f JOIN finding_evidence e ON e.finding_id = f.finding_id
-            WHERE e.source IS NOT NULL AND e.source_row IS NOT NULL
-            UNION
             SELECT DISTINCT f.finding_id, f.typology, c.file, c.row
             FROM findings f
             JOIN finding_steps st ON st.finding_id = f.finding_id
             JOIN canon c ON c.canonical_id = st.entity_id
             """
         )
+        # A finding matches when at least half its records are evidence of schemes of its
+        # typology; it then matches each of those schemes.
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _ev_match_records AS
-            SELECT DISTINCT fr.finding_id, ge.scheme_id
-            FROM _ev_frows fr
-            JOIN _gt_evidence ge ON ge.file = fr.file AND ge.row = fr.row
-            JOIN _gt_schemes gs ON gs.scheme_id = ge.scheme_id AND gs.typology = fr.typology
+            WITH ev AS (
+              SELECT DISTINCT ge.scheme_id, gs.typology, ge.file, ge.row
+              FROM _gt_evidence ge JOIN _gt_schemes gs ON gs.scheme_id = ge.scheme_id
+            ), hits AS (
+              SELECT fr.finding_id, fr.file, fr.row, ev.scheme_id
+              FROM _ev_frows fr
+              LEFT JOIN ev ON ev.file = fr.file AND ev.row = fr.row AND ev.typology = fr.typology
+            ), share AS (
+              SELECT finding_id,
+                     count(DISTINCT file || ':' || row) AS n,
+                     count(DISTINCT file || ':' || row) FILTER (WHERE scheme_id IS NOT NULL)
+                       AS hit
+              FROM hits GROUP BY finding_id
+            )
+            SELECT DISTINCT h.finding_id, h.scheme_id
+            FROM hits h JOIN share s ON s.finding_id = h.finding_id
+            WHERE h.scheme_id IS NOT NULL AND s.hit >= 1 AND 2 * s.hit >= s.n
             """
         )
         con.execute(

@@ -17,11 +17,14 @@ relationship        FtM edge source→target  value = schema (Family, Associate,
 payment             payer → beneficiary     amount, currency, date, ts, status,
                                             source_account, target_account
 app_payment         payer → beneficiary     the app accounts when no party is named
-cash_sale           buyer → branch          amount (cash sold), currency
+cash_sale           buyer → branch          amount (cash sold), currency, paid_amount,
+                                            paid_currency (what the buyer paid),
+                                            value = the buyer's identity document
 netting             client → beneficiary    amount, currency (a broker's ledger entry)
 transfer            wallet → wallet         amount, currency (e.g. USDT), date, ts
 shipment            sender → receiver       amount = invoice value, quantity, hs_code,
-                                            origin_country, destination_country
+                                            origin_country, destination_country,
+                                            paid_amount = customs value (RUB)
 labour              supplier → employer     quantity = workers, origin_country =
                                             workers' nationality, amount = wage bill
 wallet_holder       holder → wallet
@@ -110,6 +113,8 @@ _COLUMNS = (
     "value",
     "source_account",
     "target_account",
+    "paid_amount",
+    "paid_currency",
 )
 
 
@@ -149,9 +154,9 @@ _FLOW_QUERIES: tuple[str, ...] = (
            coalesce(payer, payer_app_account, payer_account),
            coalesce(beneficiary, beneficiary_app_account, beneficiary_account),
            id, schema, date, "timestamp", amount, upper(currency), lower(status),
-           NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, buyer_document,
            coalesce(payer_account, payer_app_account), coalesce(beneficiary_account,
-           beneficiary_app_account)
+           beneficiary_app_account), paid_amount, upper(paid_currency)
     FROM payments
     WHERE schema <> 'CryptoTransfer'
       AND coalesce(payer, payer_app_account, payer_account) IS NOT NULL
@@ -159,7 +164,8 @@ _FLOW_QUERIES: tuple[str, ...] = (
     """,
     """
     SELECT 'transfer', source_wallet, target_wallet, id, schema, date, "timestamp",
-           amount, upper(currency), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+           amount, upper(currency), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL
     FROM transfers
     WHERE source_wallet IS NOT NULL AND target_wallet IS NOT NULL
     """,
@@ -167,14 +173,15 @@ _FLOW_QUERIES: tuple[str, ...] = (
     SELECT 'shipment', sender, receiver, id, schema, date, "timestamp",
            coalesce(invoice_amount, customs_amount), NULL, NULL,
            regexp_replace(hs_code, '[^0-9]', '', 'g'),
-           quantity, lower(origin_country), lower(destination_country), NULL, NULL, NULL
+           quantity, lower(origin_country), lower(destination_country), NULL, NULL, NULL,
+           customs_amount, CASE WHEN customs_amount IS NULL THEN NULL ELSE 'RUB' END
     FROM shipments
     WHERE sender IS NOT NULL AND receiver IS NOT NULL
     """,
     """
     SELECT 'labour', labour_supplier, employer, id, schema, start_date, NULL,
            amount, upper(currency), lower(status), NULL, worker_count, lower(nationality),
-           NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL
     FROM labour
     WHERE labour_supplier IS NOT NULL AND employer IS NOT NULL
     """,
@@ -183,30 +190,30 @@ _FLOW_QUERIES: tuple[str, ...] = (
 _STRUCTURE_QUERIES: tuple[str, ...] = (
     """
     SELECT 'ownership', source, target, id, schema, start_date, NULL, percentage, NULL,
-           NULL, NULL, NULL, NULL, NULL, role, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, role, NULL, NULL, NULL, NULL
     FROM ownership WHERE source IS NOT NULL AND target IS NOT NULL
     """,
     """
     SELECT 'control', source, target, id, schema, start_date, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, coalesce(control_type, role), NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, coalesce(control_type, role), NULL, NULL, NULL, NULL
     FROM control WHERE source IS NOT NULL AND target IS NOT NULL
     """,
     """
     SELECT 'directorship', source, target, id, schema, start_date, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, role, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, role, NULL, NULL, NULL, NULL
     FROM directorship WHERE source IS NOT NULL AND target IS NOT NULL
     """,
     # Every other FtM edge schema (family, associates, membership, employment, …).
     """
     SELECT 'relationship', source, target, id, schema, start_date, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, schema, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, schema, NULL, NULL, NULL, NULL
     FROM relationships
     WHERE schema NOT IN ('Ownership', 'Control', 'Directorship', 'LabourContract')
       AND source IS NOT NULL AND target IS NOT NULL
     """,
     """
     SELECT 'wallet_holder', holder, id, NULL, schema, NULL, NULL, NULL, currency,
-           NULL, NULL, NULL, NULL, NULL, address, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, address, NULL, NULL, NULL, NULL
     FROM wallets WHERE holder IS NOT NULL
     """,
 )
@@ -221,7 +228,7 @@ WITH h AS (
   GROUP BY s.canonical_id, s.value
 )
 SELECT 'account_holder', coalesce(r.canonical_id, h.holder_ref), h.account, NULL, h.schema,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM h LEFT JOIN resolution r ON r.entity_id = h.holder_ref
 """
 
@@ -237,7 +244,8 @@ SELECT DISTINCT kind, id, value FROM (
            ELSE 'shared_email' END AS kind,
          s.canonical_id AS id,
          CASE s.prop_type
-           WHEN 'identifier' THEN s.prop || ':' || upper(regexp_replace(s.value, '[^[:alnum:]]', '', 'g'))
+           WHEN 'identifier'
+             THEN s.prop || ':' || upper(regexp_replace(s.value, '[^[:alnum:]]', '', 'g'))
            WHEN 'address' THEN trim(regexp_replace(lower(s.value), '[^[:alnum:]]+', ' ', 'g'))
            WHEN 'phone' THEN regexp_replace(s.value, '[^0-9]', '', 'g')
            ELSE lower(trim(s.value)) END AS value
@@ -255,7 +263,7 @@ WITH g AS (
   HAVING count(*) BETWEEN 2 AND ?
 )
 SELECT a.kind, a.id, b.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, a.value, NULL, NULL
+       NULL, a.value, NULL, NULL, NULL, NULL
 FROM _g_values a
 JOIN g ON g.kind = a.kind AND g.value = a.value
 JOIN _g_values b ON b.kind = a.kind AND b.value = a.value AND a.id < b.id

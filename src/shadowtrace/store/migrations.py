@@ -233,7 +233,9 @@ GRAPH = Migration(
             destination_country VARCHAR,
             value VARCHAR,
             source_account VARCHAR,
-            target_account VARCHAR
+            target_account VARCHAR,
+            paid_amount DOUBLE,
+            paid_currency VARCHAR
         )
         """,
         # One row per canonical entity that is a node of the graph, with the attributes

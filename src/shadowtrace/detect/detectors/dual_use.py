@@ -9,6 +9,8 @@ known end user raise the score: they are what diversion looks like.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import RU_AND_OCCUPIED, chpl_codes, fx_param
 from shadowtrace.detect.detectors.goods import CHAIN_PARAMS, Chain, end_users, goods_chains
@@ -22,7 +24,7 @@ class DualUseSupply:
     name = "dual_use_supply"
     title = "Dual-use supply (Common High Priority List)"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         **CHAIN_PARAMS,
         "hs_codes": Param(
             sorted(chpl_codes()),

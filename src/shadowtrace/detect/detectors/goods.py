@@ -2,8 +2,8 @@
 
 A declaration ``a`` (sender → receiver) links to a later declaration ``b`` when ``b``'s
 sender is ``a``'s receiver (or shares an identifier, address or phone with it, when
-resolution kept the two records apart: ``same_party_via``), the HS code is the same, ``b`` follows within
-``max_lag_days``, and the goods match: the same quantity (within
+resolution kept the two records apart: ``same_party_via``), the HS code is the same,
+``b`` follows within ``max_lag_days``, and the goods match: the same quantity (within
 ``quantity_tolerance``), or, when a quantity is missing, a value within the
 ``value_ratio`` band (each layer marks the goods up a little). Each declaration keeps
 its best successor and predecessor (closest quantity, then shortest lag) when both
@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import RU_AND_OCCUPIED, fetch, fx_table, register, unregister
+from shadowtrace.detect.common import RU_AND_OCCUPIED, band, fetch, fx_table, register, unregister
 from shadowtrace.detect.finding import Step
 from shadowtrace.store import Store
 
@@ -121,7 +121,7 @@ def goods_chains(ctx: DetectContext) -> list[Chain]:
 
 def _build(store: Store, params: Mapping[str, Any]) -> list[Chain]:
     con = store.con
-    lo, hi = (list(params["value_ratio"]) + [0.0, 1e9])[:2]
+    lo, hi = band(params, "value_ratio")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _gc_ship AS
@@ -173,7 +173,7 @@ def _build(store: Store, params: Mapping[str, Any]) -> list[Chain]:
         """,
         [params["max_lag_days"], lo, hi, params["quantity_tolerance"]],
     ).fetchall()
-    nxt = {a: b for a, b in links}
+    nxt = dict(links)
     has_prev = {b for _, b in links}
     rows = fetch(
         store,
@@ -219,9 +219,8 @@ def end_users(
     todo = [c for c in chains if c.last.amount and c.last.date]
     if not todo:
         return
-    con = ctx.store.con
     fx = fx_table(ctx)
-    lo, hi = (list(ratio) + [0.0, 1e9])[:2]
+    lo, hi = band({"end_user_ratio": ratio}, "end_user_ratio")
     register(
         ctx.store,
         "_eu_chains",

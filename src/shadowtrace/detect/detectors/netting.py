@@ -17,6 +17,7 @@ the legs of a mirrored pair joins that pair's finding.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -43,7 +44,7 @@ class Netting:
     name = "netting"
     title = "Netting (friend) transactions"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         **REROUTE_PARAMS,
         "mirror_window_days": Param(
             3, "Most days between the rouble leg and the yuan leg of a mirrored pair.", 0, 365
@@ -75,10 +76,10 @@ class Netting:
                 continue
             pairs.append(r)
         ledger = _ledger(ctx)
-        by_leg = {}
-        for entry in ledger:
-            for leg in entry["legs"]:
-                by_leg[leg] = entry
+        by_leg: dict[str, dict[str, Any]] = {}
+        for item in ledger:
+            for leg in item["legs"]:
+                by_leg[leg] = item
         names = captions(ctx.store, ids | {x for e in ledger for x in e["parties"]})
         findings: list[tuple[list[Step], dict[str, Any]]] = []
         used: set[str] = set()
@@ -90,18 +91,25 @@ class Netting:
                     kind="rejected_payment",
                     source=r["payer"],
                     target=r["beneficiary"],
-                    summary=f"Cross-border payment of {money(r['amount'], r['currency'])} "
-                    "rejected",
+                    summary=f"Cross-border payment of {money(r['amount'], r['currency'])} rejected",
                     entity_id=r["rid"],
                     date=r["date"],
                     amount=r["amount"],
                     currency=r["currency"],
                 ),
-                _leg("payment", out_leg, f"Domestic leg: {names.get(r['payer'])} paid "
-                     f"{names.get(r['out_node'])} {money(out_leg['amount'], out_leg['currency'])}"),
-                _leg("payment", in_leg, f"Mirrored leg: {names.get(r['in_node'])} paid "
-                     f"{names.get(r['beneficiary'])} {money(in_leg['amount'], in_leg['currency'])}"),
-            ]  # fmt: skip
+                _leg(
+                    "payment",
+                    out_leg,
+                    f"Domestic leg: {names.get(r['payer'])} paid "
+                    f"{names.get(r['out_node'])} {money(out_leg['amount'], out_leg['currency'])}",
+                ),
+                _leg(
+                    "payment",
+                    in_leg,
+                    f"Mirrored leg: {names.get(r['in_node'])} paid "
+                    f"{names.get(r['beneficiary'])} {money(in_leg['amount'], in_leg['currency'])}",
+                ),
+            ]
             if entry is not None:
                 used.add(entry["id"])
                 steps.append(_ledger_step(entry))
@@ -269,10 +277,10 @@ def _ledger(ctx: DetectContext) -> list[dict[str, Any]]:
         entry = by_entry.get(str(row["netting"]))
         if entry is None:
             continue
-        if row["payment"] and row["payment"] != entry["id"] and row["payment"] in rows:
-            if row["payment"] not in entry["legs"]:
-                entry["legs"].append(row["payment"])
-                entry["leg_rows"].append(rows[row["payment"]])
+        payment = row["payment"]
+        if payment and payment != entry["id"] and payment in rows and payment not in entry["legs"]:
+            entry["legs"].append(payment)
+            entry["leg_rows"].append(rows[payment])
         if row["broker"]:
             entry["broker"] = row["broker"]
     for entry in by_entry.values():

@@ -25,6 +25,7 @@ from typing import Any
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
     attach_evidence,
+    band,
     captions,
     fetch,
     fx_param,
@@ -74,8 +75,8 @@ def rejected_reroutes(ctx: DetectContext) -> list[dict[str, Any]]:
 def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     con = ctx.store.con
     fx = fx_table(ctx, "_rr_fx")
-    fee_lo, fee_hi = (list(p["fee_band"]) + [0.0, 0.0])[:2]
-    in_lo, in_hi = (list(p["in_window_days"]) + [0, 0])[:2]
+    fee_lo, fee_hi = band(p, "fee_band")
+    in_lo, in_hi = band(p, "in_window_days")
     tol, fxtol = p["value_tolerance"], p["fx_tolerance"]
     marks = ", ".join("?" for _ in REJECTED)
     try:
@@ -248,7 +249,7 @@ class ReroutedPayments:
     name = "rerouted_payment"
     title = "Rerouted payments"
     description = __doc__ or ""
-    parameters = PARAMS
+    parameters: Mapping[str, Param] = PARAMS
 
     def detect(self, ctx: DetectContext) -> list[Finding]:
         rows = rejected_reroutes(ctx)
@@ -285,8 +286,7 @@ class ReroutedPayments:
                     _leg_step(
                         "payment",
                         leg,
-                        f"{names.get(r['beneficiary'])} received the same value from a third "
-                        "party",
+                        f"{names.get(r['beneficiary'])} received the same value from a third party",
                     )
                 )
             step_lists.append(steps)

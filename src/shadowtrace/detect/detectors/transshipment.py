@@ -14,7 +14,7 @@ is false.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 
@@ -69,7 +69,7 @@ class MultilayerTransshipment:
     name = "multilayer_transshipment"
     title = "Multilayer transshipment"
     description = __doc__ or ""
-    parameters = {
+    parameters: Mapping[str, Param] = {
         **CHAIN_PARAMS,
         "min_intermediaries": Param(
             2, "Fewest parties between the first sender and the last receiver.", 1, 50
@@ -103,9 +103,7 @@ class MultilayerTransshipment:
             and (p["other_origins"] or (c.first.origin_country or "") in origins)
         ]
         end_users(ctx, chains, p["end_user_window_days"], p["end_user_ratio"], sorted(targets))
-        chains = [
-            c for c in chains if c.receiver_country in targets or c.end_user is not None
-        ]
+        chains = [c for c in chains if c.receiver_country in targets or c.end_user is not None]
         pairs = {(c.first.source, c.last.target) for c in chains}
         pairs |= {(c.first.source, c.end_user["payer"]) for c in chains if c.end_user}
         direct = direct_pairs(ctx, pairs)
