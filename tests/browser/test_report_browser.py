@@ -156,6 +156,23 @@ def test_click_opens_a_findings_evidence(page: Watched, report: tuple[Path, list
     assert page.problems() == []
 
 
+def test_link_opens_a_finding(browser: Any, report: tuple[Path, list[Any]]) -> None:
+    target = sorted(report[1], key=lambda f: -f.score)[2]
+    watched = Watched(browser)
+    try:
+        watched.page.goto(report[0].as_uri() + "#finding=" + target.id)
+        detail = watched.page.locator(f'.finding-detail[data-finding-id="{target.id}"]')
+        detail.wait_for()
+        assert watched.page.evaluate("window.__pwned") is None
+        # a malformed link falls back to the first finding
+        watched.page.goto(report[0].as_uri() + "#finding=%E0%A4%A")
+        watched.page.reload()
+        watched.page.locator(".finding-detail[data-finding-id]").wait_for()
+        assert watched.problems() == []
+    finally:
+        watched.page.close()
+
+
 def test_controls_redraw_without_errors(page: Watched) -> None:
     page.page.click('#flows .segmented button:has-text("Records")')
     page.page.click('#flows .toggle[data-channel="bank:rejected"]')

@@ -632,10 +632,18 @@
     typSelect.addEventListener("change", function () { state.typology = typSelect.value; renderList(); });
     api.on("typology", function (t) { state.typology = t; typSelect.value = t; renderList(); });
     renderList();
+    // #finding=<id> in the address opens that finding (a link to it can be shared).
     var fromHash = /^#finding=(.+)$/.exec(global.location ? global.location.hash : "");
-    var first = fromHash ? decodeURIComponent(fromHash[1]) : data.findings[0].id;
+    var first = fromHash ? safeDecode(fromHash[1]) : data.findings[0].id;
     select(first, false);
+    if (state.current && fromHash) el.scrollIntoView();
     if (!state.current) select(data.findings[0].id, false);
+    document.addEventListener("keydown", function (evt) {
+      if (evt.key === "Escape") {
+        var box = detail.querySelector(".entity-card");
+        if (box) box.hidden = true;
+      }
+    });
   };
 
   /** Left to right by longest path when the steps form a DAG (chains, fans, trees),
@@ -877,6 +885,7 @@
     draw();
   };
 
+  function safeDecode(s) { try { return decodeURIComponent(s); } catch (e) { return s; } }
   function values(obj) { return Object.keys(obj).map(function (k) { return obj[k]; }); }
   function uniq(xs) { var seen = {}; return xs.filter(function (x) { if (seen[x]) return false; seen[x] = true; return true; }); }
 
