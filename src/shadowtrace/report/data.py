@@ -756,7 +756,10 @@ def inventory(ctx: ReportContext) -> dict[str, Any] | None:
     by_origin: dict[tuple[str, str], int] = Counter()
     by_operator: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_supplier: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    by_site: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in items:
+        if r["site"]:
+            by_site[(r["site"], r["region"] or "")].append(r)
         cat = r["category"] or "other"
         by_cat[cat].append(r)
         by_region[r["region"] or ""].append(r)
@@ -820,7 +823,26 @@ def inventory(ctx: ReportContext) -> dict[str, Any] | None:
     # The suppliers everyone sees first: the biggest, and every sanctioned one.
     shown = suppliers[:top] + [s for s in suppliers[top:] if s["id"] in ctx.sanctioned]
     operators_shown = operators[:top]
-    entities = ctx.entities({s["id"] for s in shown} | {o["id"] for o in operators_shown})
+    sites: list[dict[str, Any]] = []
+    for (site, region), rows in by_site.items():
+        ops = sorted({r["operator"] for r in rows if r["operator"]})
+        sites.append(
+            {
+                "site": clip(site, 200),
+                "region": region or None,
+                **tally(rows),
+                "operators": ops[:3],
+                "operators_total": len(ops),
+                "categories": sorted({r["category"] for r in rows if r["category"]}),
+            }
+        )
+    sites.sort(key=lambda x: (-x["items"], -x["sanctioned"], x["site"]))
+    sites_shown = sites[:top]
+    entities = ctx.entities(
+        {s["id"] for s in shown}
+        | {o["id"] for o in operators_shown}
+        | {op for site in sites_shown for op in site["operators"]}
+    )
     return {
         "total": tally(items),
         "categories": categories,
@@ -831,6 +853,8 @@ def inventory(ctx: ReportContext) -> dict[str, Any] | None:
         "suppliers_total": len(suppliers),
         "operators": operators_shown,
         "operators_total": len(operators),
+        "sites": sites_shown,
+        "sites_total": len(sites),
         "entities": entities,
         "countries": _countries(
             [o["country"] for o in origins] + [e.get("country") for e in entities.values()]

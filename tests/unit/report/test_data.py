@@ -243,6 +243,9 @@ def test_inventory(world):
     (op,) = data["operators"]
     assert op["id"] == "ru-ural" and op["items"] == 3 and op["sanctioned_suppliers"] == 1
     assert op["sites"] == 3 and op["regions"] == ["Other region", "Test region"]
+    assert data["sites_total"] == 3
+    site = {x["site"]: x for x in data["sites"]}["BS Site 2"]
+    assert site["sanctioned"] == 1 and site["chinese"] == 1 and site["operators"] == ["ru-ural"]
 
 
 def test_inventory_counts_hong_kong_when_asked(world):

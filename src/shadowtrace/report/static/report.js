@@ -957,6 +957,26 @@
       h("p", { class: "note", text: "The " + data.operators.length + " largest of " + fmt.int(data.operators_total) + " operators." }),
     ])));
 
+    if (data.sites && data.sites.length) {
+      var maxSite = Math.max.apply(null, [1].concat(data.sites.map(function (x) { return x.items; })));
+      el.appendChild(h("div", { style: "margin-top:16px" }, card("Sites with the most equipment", [
+        table([
+          { label: "Site", class: "name", value: function (x) { return x.site; } },
+          { label: "Region", class: "name", value: function (x) { return x.region || "–"; } },
+          { label: "Items", num: true, value: function (x) { return fmt.int(x.items); } },
+          { label: "", class: "bar-cell", value: function (x) { return bar(x.items / maxSite, x.sanctioned ? "danger" : ""); } },
+          { label: "Chinese", num: true, value: function (x) { return fmt.pct(x.items ? x.chinese / x.items : null); } },
+          { label: "Sanctioned supplier", num: true, value: function (x) { return x.sanctioned ? h("span", { class: "badge sanctioned", text: fmt.int(x.sanctioned) }) : "0"; } },
+          { label: "Operator", class: "name", value: function (x) {
+            return [x.operators.map(function (id) { var e = entities[id]; return truncate(e ? e.caption : id, 60); }).join(", "),
+              x.operators_total > x.operators.length ? " and " + (x.operators_total - x.operators.length) + " more" : ""];
+          } },
+          { label: "Categories", value: function (x) { return x.categories.map(fmt.label).join(", "); } },
+        ], data.sites),
+        h("p", { class: "note", text: "The " + data.sites.length + " sites with the most items of " + fmt.int(data.sites_total) + " sites." }),
+      ])));
+    }
+
     function partyCell(id) {
       var e = entities[id];
       return [h("span", { title: id, text: truncate(e ? e.caption : id, 90) }), " ", badges(e),
