@@ -34,7 +34,7 @@ def report_command(
     max_findings: Annotated[
         int,
         typer.Option("--max-findings", help="Findings shown in full, highest score first.", min=1),
-    ] = 200,
+    ] = 150,
 ) -> None:
     """Write the report as one self-contained HTML file and print its path.
 

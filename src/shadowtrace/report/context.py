@@ -39,14 +39,16 @@ class ReportOptions:
 
     ``max_findings`` bounds the findings shown in full (the counts cover all of
     them), except that the best ``min_per_typology`` of each typology are always shown;
-    ``max_evidence`` bounds the statements listed per step; ``top`` bounds
+    ``max_findings_bytes`` bounds their size as JSON (the best of each typology go in
+    first); ``max_evidence`` bounds the statements listed per step; ``top`` bounds
     the rows of ranking tables.
     """
 
     title: str = "shadowtrace report"
-    max_findings: int = 200
-    min_per_typology: int = 20
-    max_evidence: int = 25
+    max_findings: int = 150
+    min_per_typology: int = 10
+    max_evidence: int = 20
+    max_findings_bytes: int = 3_000_000
     top: int = 25
     max_text: int = 2000
     rates_to_usd: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RATES_TO_USD)

@@ -253,6 +253,10 @@ def _typologies() -> dict[str, tuple[str, str]]:
     out = {}
     for name, det in detectors().items():
         text = " ".join(str(det.description).strip().split("\n\n", 1)[0].split())
+        # "Rerouted payments: a payment rejected …" says its title twice in a table
+        head, sep, rest = text.partition(": ")
+        if sep and len(head) <= 60 and rest:
+            text = rest[:1].upper() + rest[1:]
         out[name] = (str(det.title), text)
     return out
 
@@ -272,16 +276,24 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
         return {**summary, "shown": 0, "findings": [], "entities": {}}
     heads = ctx.rows(
         """
-        WITH f AS (
-          SELECT *, row_number() OVER (ORDER BY score DESC, finding_id) AS overall,
+        WITH w AS (
+          -- scores equal to six places are equal (0.9999999999999999 is 1)
+          SELECT *, round(score, 6) AS rounded,
                  row_number() OVER (PARTITION BY typology ORDER BY score DESC, finding_id)
                    AS within
           FROM findings
+        ),
+        f AS (
+          -- equal scores take turns by typology, so that a detector scoring many
+          -- findings 1.0 does not fill the list on its own
+          SELECT *, row_number() OVER (ORDER BY rounded DESC, within, typology, finding_id)
+                      AS overall
+          FROM w
         )
         SELECT finding_id, typology, score, title, explanation, entities, metrics,
-               detector, run_id, created_at, overall
+               detector, run_id, created_at, overall, within
         FROM f WHERE overall <= ? OR within <= ?
-        ORDER BY score DESC, finding_id
+        ORDER BY overall
         """,
         [opts.max_findings, opts.min_per_typology],
     )
@@ -307,14 +319,9 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
     def c(x: str | None) -> str | None:
         return canon.get(x, x) if x else None
 
-    node_ids: set[str] = set()
     steps_by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in steps:
         items, total = evidence.get((s["finding_id"], s["step"]), ([], 0))
-        records = _records(items, canon)
-        for rec in records:
-            node_ids.add(rec["canonical_id"])
-            node_ids.update(x["ref"] for x in rec["statements"] if "ref" in x)
         steps_by[s["finding_id"]].append(
             {
                 "step": int(s["step"]),
@@ -326,18 +333,15 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
                 "date": s["date"],
                 "amount": _num(s["amount"]),
                 "currency": s["currency"],
-                "evidence": records,
+                "evidence": _records(items, canon),
                 "evidence_total": total,
             }
         )
-    out = []
+    candidates = []
     for h in heads:
         fsteps = steps_by.get(h["finding_id"], [])
         ents = [e for e in dict.fromkeys(c(x) for x in h["entities"] or []) if e]
-        graph = _finding_graph(ents, fsteps)
-        node_ids.update(n["id"] for n in graph["nodes"])
-        node_ids.update(s["entity_id"] for s in fsteps if s["entity_id"])
-        out.append(
+        candidates.append(
             {
                 "id": h["finding_id"],
                 "rank": int(h["overall"]),  # among all findings
@@ -352,9 +356,14 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
                 "metrics": _metrics(h["metrics"]),
                 "entities": ents,
                 "steps": fsteps,
-                "graph": graph,
+                "graph": _finding_graph(ents, fsteps),
             }
         )
+    guaranteed = {h["finding_id"] for h in heads if h["within"] <= opts.min_per_typology}
+    out = _within_budget(candidates, guaranteed, opts.max_findings_bytes)
+    node_ids: set[str] = set()
+    for f in out:
+        node_ids.update(_mentioned(f))
     entities = ctx.entities(node_ids)
     return {
         **summary,
@@ -365,24 +374,56 @@ def findings(ctx: ReportContext) -> dict[str, Any]:
     }
 
 
+def _within_budget(
+    candidates: list[dict[str, Any]], guaranteed: set[str], budget: int
+) -> list[dict[str, Any]]:
+    """The findings that fit in ``budget`` characters of JSON: the best of each
+    typology first, then the rest by rank; always at least one. Back in rank order."""
+    order = sorted(candidates, key=lambda f: (f["id"] not in guaranteed, f["rank"]))
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for f in order:
+        size = len(json.dumps(f, ensure_ascii=False, separators=(",", ":")))
+        if kept and used + size > budget:
+            continue
+        kept.append(f)
+        used += size
+    return sorted(kept, key=lambda f: f["rank"])
+
+
+def _mentioned(f: dict[str, Any]) -> set[str]:
+    """Every entity a finding's page needs a caption for."""
+    ids = {n["id"] for n in f["graph"]["nodes"]}
+    for s in f["steps"]:
+        if s["entity_id"]:
+            ids.add(s["entity_id"])
+        for rec in s["evidence"]:
+            ids.add(rec.get("canonical_id") or rec["entity_id"])
+            ids.update(x["ref"] for x in rec["statements"] if "ref" in x)
+    return ids
+
+
 def _records(items: list[dict[str, Any]], canon: dict[str, str]) -> list[dict[str, Any]]:
     """A step's evidence grouped by the record each statement is about, in the order
     the detector gave. The record carries the file and row its statements share; a
     statement read from elsewhere (a merged record's second source) says so itself.
-    An entity-typed value gets ``ref``: the canonical id of the entity it names."""
+    A record merged into another entity names it (``canonical_id``); an entity-typed
+    value gets ``ref``: the canonical id of the entity it names."""
     records: dict[str, dict[str, Any]] = {}
     for e in items:
         rec = records.get(e["entity_id"])
         if rec is None:
+            canonical = e["canonical_id"] or canon.get(e["entity_id"], e["entity_id"])
             rec = records[e["entity_id"]] = {
                 "entity_id": e["entity_id"],
-                "canonical_id": e["canonical_id"] or canon.get(e["entity_id"], e["entity_id"]),
                 "schema": e["schema"],
                 "dataset": e["dataset"],
                 "source": e["source"],
                 "source_row": e["source_row"],
                 "statements": [],
             }
+            if canonical != e["entity_id"]:  # the record was merged into another entity
+                rec["canonical_id"] = canonical
         st: dict[str, Any] = {"id": e["statement_id"], "prop": e["prop"], "value": e["value"]}
         if e["prop_type"] == "entity" and e["value"]:
             st["ref"] = canon.get(e["value"], e["value"])

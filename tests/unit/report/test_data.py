@@ -9,6 +9,7 @@ import pytest
 
 import report_world
 from report_world import FILE, HOSTILE, HOSTILE_NAME, ROW
+from shadowtrace.detect import Finding
 from shadowtrace.report import ReportOptions, Section, gather
 from shadowtrace.report.context import ReportContext
 from shadowtrace.report.data import findings, flows, inventory, overview, sources
@@ -89,7 +90,7 @@ def test_evidence_down_to_file_and_row(world):
         # the first step's evidence was saved without file and row: looked up
         assert rec["source"] == FILE
         assert rec["source_row"] == ROW[record]
-        assert rec["entity_id"] == rec["canonical_id"] == record
+        assert rec["entity_id"] == record and "canonical_id" not in rec  # not merged
         assert rec["dataset"] == "report_world" and rec["schema"] == "CustomsDeclaration"
         assert step["evidence_total"] == len(rec["statements"])
         for st in rec["statements"]:
@@ -165,6 +166,44 @@ def test_findings_follow_merges(fresh_world):
     assert canonical in ends
     assert not ({"kz-steppe", "ru-ural"} - {canonical}) & ends
     assert data["entities"][canonical]["records"] == 2
+    # evidence names what a merged record now belongs to
+    pay = reroute["steps"][1]["evidence"][0]["statements"]
+    assert {st["prop"]: st.get("ref") for st in pay}["payer"] == canonical
+
+
+def test_best_of_each_typology_go_in_first(fresh_world):
+    store, found = fresh_world
+    chain = found[0]
+    better = Finding.make("transshipment", 0.99, "A better chain", chain.entities, chain.steps[:1])
+    report_world.save_findings(store, [better])
+    everything = findings(ReportContext(store, ReportOptions(max_findings=2, min_per_typology=1)))
+    assert [f["score"] for f in everything["findings"]] == [0.99, 0.92, 0.81, 0.55]
+    sizes = [len(json.dumps(f, ensure_ascii=False, separators=(",", ":")))
+             for f in everything["findings"]]  # fmt: skip
+    # room for three: the second transshipment (rank 2) makes way for the best of the
+    # other typologies (ranks 3 and 4)
+    opts = ReportOptions(max_findings=2, min_per_typology=1,
+                         max_findings_bytes=sizes[0] + sizes[2] + sizes[3] + 10)  # fmt: skip
+    data = findings(ReportContext(store, opts))
+    assert [f["rank"] for f in data["findings"]] == [1, 3, 4]
+
+
+def test_findings_within_a_size_budget(world):
+    store, _ = world
+    everything = findings(ReportContext(store))
+    sizes = {f["id"]: len(json.dumps(f, ensure_ascii=False, separators=(",", ":")))
+             for f in everything["findings"]}  # fmt: skip
+    first, second, _ = everything["findings"]
+    # room for the best two: the third (lowest rank) is left out
+    budget = sizes[first["id"]] + sizes[second["id"]] + 10
+    data = findings(ReportContext(store, ReportOptions(max_findings_bytes=budget,
+                                                       min_per_typology=0)))  # fmt: skip
+    assert [f["id"] for f in data["findings"]] == [first["id"], second["id"]]
+    assert data["total"] == 3 and data["shown"] == 2
+    # always at least one, and only the entities the findings shown need
+    data = findings(ReportContext(store, ReportOptions(max_findings_bytes=1)))
+    assert data["shown"] == 1
+    assert "person-ivanov" not in data["entities"]
 
 
 def test_hostile_text_is_kept_as_data_and_clipped(world):

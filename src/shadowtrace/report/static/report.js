@@ -297,7 +297,8 @@
       { label: "", class: "bar-cell", value: function (c) { return bar((c.value_usd || 0) / maxC, c.rejected ? "danger" : "money"); } },
     ], chans) : h("p", { class: "empty", text: "No payments in the store." });
 
-    el.appendChild(h("div", { class: "grid grid-2" },
+    // Side by side while the typologies fit beside the channels; one above the other after.
+    el.appendChild(h("div", { class: "grid " + (data.typologies.length > 6 ? "" : "grid-2") },
       card("Findings by typology", typ),
       card("Money by channel", ch)));
 
@@ -460,6 +461,7 @@
       detail.appendChild(h("h4", { style: "margin-top:16px;font-size:13.5px", text: "Chain of evidence" }));
       detail.appendChild(stepsEl);
       state.cy = drawGraph(graphEl, f, entityCard, stepsEl);
+      S.graph = state.cy; // the open finding's network (Cytoscape), for scripts and tests
     }
 
     function legend() {
@@ -498,7 +500,7 @@
       // statements; a statement read from another file or row names its own.
       var tbody = h("tbody");
       recs.forEach(function (r) {
-        var ent = entities[r.canonical_id] || null;
+        var ent = entities[r.canonical_id || r.entity_id] || null;
         tbody.appendChild(h("tr", { class: "record" }, h("td", { colspan: "3" },
           h("span", { class: "record-name", title: r.entity_id, text: truncate(ent ? ent.caption : r.entity_id, 90) }), " ",
           r.schema ? h("span", { class: "badge schema", text: r.schema }) : null, " ",
@@ -547,6 +549,12 @@
         var amount = s && s.amount !== null && s.amount !== undefined ? " · " + fmt.compact(s.amount) + (s.currency ? " " + s.currency : "") : "";
         elements.push({ group: "edges", data: { id: e.id, source: e.source, target: e.target, step: e.step, label: (e.step + 1) + " " + fmt.label(e.kind) + amount, color: edgeColor(e.kind) } });
       });
+      var lay = layoutFor(f.graph.nodes.map(function (n) { return n.id; }),
+        f.graph.edges.map(function (e) { return [e.source, e.target]; }));
+      // As tall as the widest column needs, within bounds, so that a chain of
+      // payments reads at the size of its labels and a fan keeps its spread.
+      container.style.height = (lay.rows ? Math.max(220, Math.min(560, 130 + lay.rows * 100)) : 440) + "px";
+      if (lay.pos) elements.forEach(function (el) { if (el.group === "nodes") el.position = lay.pos[el.data.id]; });
       var cy = global.cytoscape({
         container: container,
         elements: elements,
@@ -576,14 +584,9 @@
           { selector: "node:selected", style: { "overlay-color": "#0f5f73", "overlay-opacity": 0.16, "overlay-padding": 6 } },
           { selector: "edge:selected", style: { width: 4 } },
         ],
-        layout: { name: "preset" },
+        layout: { name: "preset", fit: false },
       });
-      var lay = layoutFor(cy);
-      // As tall as the widest column needs, within bounds, so that a chain of
-      // payments reads at the size of its labels and a fan keeps its spread.
-      container.style.height = (lay.rows ? Math.max(220, Math.min(560, 130 + lay.rows * 100)) : 440) + "px";
-      cy.resize();
-      cy.layout(lay.options).run();
+      if (!lay.pos) cy.layout(lay.options).run();
       cy.fit(undefined, 34);
       if (cy.zoom() > 1.25) { cy.zoom(1.25); cy.center(); }
 
@@ -648,27 +651,42 @@
 
   /** Left to right by longest path when the steps form a DAG (chains, fans, trees),
    * with nodes ordered in each column by their predecessors; fCoSE otherwise. */
-  function layoutFor(cy) {
-    var n = cy.nodes().length;
-    if (n <= 1) return { rows: 1, options: { name: "grid", fit: false } };
-    var placed = n <= 60 ? layered(cy) : null;
-    if (placed) {
-      return { rows: placed.rows, options: { name: "preset", positions: function (node) { return placed.pos[node.id()]; }, fit: false } };
-    }
-    return { rows: 0, options: { name: "fcose", quality: "default", randomize: true, animate: false, fit: false,
+  function layoutFor(ids, pairs) {
+    var n = ids.length;
+    if (n <= 1) return { rows: 1, pos: null, options: { name: "grid", fit: false } };
+    var placed = n <= 60 ? layered(ids, pairs) : null;
+    if (placed) return { rows: placed.rows, pos: placed.pos, options: { name: "preset", fit: false } };
+    return { rows: 0, pos: null, options: { name: "fcose", quality: "default", randomize: true, animate: false, fit: false,
       nodeRepulsion: function () { return 9000; }, idealEdgeLength: function () { return 120; } } };
   }
-  function layered(cy) {
-    var ids = cy.nodes().map(function (x) { return x.id(); });
+  function layered(ids, pairs) {
+    var succ = {}, pred = {};
+    ids.forEach(function (id) { succ[id] = []; pred[id] = []; });
+    pairs.forEach(function (p) {
+      var a = p[0], b = p[1];
+      if (a !== b && succ[a] && pred[b]) { succ[a].push(b); pred[b].push(a); }
+    });
+    // Edges that close a cycle (a wallet paying back to where the money came from)
+    // are left out of the layering, found by a depth-first search from the sources.
+    var state = {}, back = {};
+    function visit(root) {
+      var stack = [[root, 0]];
+      state[root] = 1;
+      while (stack.length) {
+        var top = stack[stack.length - 1], id = top[0];
+        if (top[1] < succ[id].length) {
+          var t = succ[id][top[1]++];
+          if (state[t] === 1) back[id + "\u0000" + t] = true;
+          else if (!state[t]) { state[t] = 1; stack.push([t, 0]); }
+        } else { state[id] = 2; stack.pop(); }
+      }
+    }
+    ids.filter(function (id) { return !pred[id].length; }).concat(ids).forEach(function (id) { if (!state[id]) visit(id); });
     var out = {}, indeg = {}, depth = {};
     ids.forEach(function (id) { out[id] = []; indeg[id] = 0; depth[id] = 0; });
-    var ok = true;
-    cy.edges().forEach(function (e) {
-      var a = e.source().id(), b = e.target().id();
-      if (a === b) { ok = false; return; }
-      out[a].push(b); indeg[b]++;
+    ids.forEach(function (a) {
+      succ[a].forEach(function (b) { if (!back[a + "\u0000" + b]) { out[a].push(b); indeg[b]++; } });
     });
-    if (!ok) return null;
     var queue = ids.filter(function (id) { return indeg[id] === 0; });
     var order = [];
     while (queue.length) {
@@ -678,23 +696,28 @@
         if (--indeg[t] === 0) queue.push(t);
       });
     }
-    if (order.length !== ids.length) return null; // a cycle: let fCoSE place it
+    if (order.length !== ids.length) return null;
     // A node with no predecessor sits one column before its first successor, so that
     // a fan-in (many payers into one account) lines up next to its target.
     ids.forEach(function (id) {
-      var hasPred = cy.getElementById(id).incomers("edge").length > 0;
-      if (!hasPred && out[id].length) {
+      if (!pred[id].length && out[id].length) {
         var m = Math.min.apply(null, out[id].map(function (t) { return depth[t]; }));
         depth[id] = Math.max(0, m - 1);
       }
     });
+    // Entities on no step (a finding may name more parties than its steps link) go
+    // in a grid below the network instead of a tall first column.
+    var loose = ids.length > 1 ? ids.filter(function (id) { return !pred[id].length && !succ[id].length; }) : [];
+    if (loose.length === ids.length) loose = [];
+    var isLoose = {};
+    loose.forEach(function (id) { isLoose[id] = true; });
     var cols = {};
-    order.forEach(function (id) { (cols[depth[id]] = cols[depth[id]] || []).push(id); });
+    order.forEach(function (id) { if (!isLoose[id]) (cols[depth[id]] = cols[depth[id]] || []).push(id); });
     var rank = {};
     Object.keys(cols).map(Number).sort(function (a, b) { return a - b; }).forEach(function (d) {
       var col = cols[d];
       col.forEach(function (id) {
-        var preds = cy.getElementById(id).incomers("node").map(function (p) { return rank[p.id()]; }).filter(function (r) { return r !== undefined; });
+        var preds = pred[id].map(function (p) { return rank[p]; }).filter(function (r) { return r !== undefined; });
         col.bary = col.bary || {};
         col.bary[id] = preds.length ? preds.reduce(function (a, b) { return a + b; }, 0) / preds.length : col.indexOf(id);
       });
@@ -702,8 +725,16 @@
       col.forEach(function (id, i) { rank[id] = i - (col.length - 1) / 2; });
     });
     var pos = {};
-    ids.forEach(function (id) { pos[id] = { x: depth[id] * 200, y: rank[id] * 100 }; });
-    var rows = Math.max.apply(null, Object.keys(cols).map(function (d) { return cols[d].length; }));
+    var rows = Math.max.apply(null, [1].concat(Object.keys(cols).map(function (d) { return cols[d].length; })));
+    Object.keys(rank).forEach(function (id) { pos[id] = { x: depth[id] * 200, y: rank[id] * 100 }; });
+    if (loose.length) {
+      var ncols = Object.keys(cols).length;
+      var width = Math.max(4, Math.min(8, Math.ceil(Math.sqrt(loose.length * 2)), 2 * ncols));
+      var step = Math.max(1, ncols - 1) * 200 / Math.max(1, width - 1);
+      var top = (rows - 1) / 2 * 100 + 110;
+      loose.forEach(function (id, i) { pos[id] = { x: (i % width) * Math.max(150, step), y: top + Math.floor(i / width) * 72 }; });
+      rows += Math.ceil(loose.length / width) * 0.75;
+    }
     return { pos: pos, rows: rows };
   }
 
