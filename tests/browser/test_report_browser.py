@@ -173,6 +173,41 @@ def test_link_opens_a_finding(browser: Any, report: tuple[Path, list[Any]]) -> N
         watched.page.close()
 
 
+def test_every_finding_opens_cleanly(page: Watched) -> None:
+    items = page.page.locator(".finding-item")
+    for i in range(items.count()):
+        items.nth(i).click()
+        fid = items.nth(i).get_attribute("data-finding-id")
+        page.page.locator(
+            f'.finding-detail[data-finding-id="{fid}"] .graph canvas'
+        ).first.wait_for()
+    assert page.problems() == []
+
+
+LAYOUTS = {
+    # a chain, a fan-out, a cycle (money back to where it came from), loose entities
+    "chain": (["a", "b", "c"], [["a", "b"], ["b", "c"]]),
+    "fan": (["a", "b", "c", "d"], [["a", "b"], ["a", "c"], ["a", "d"]]),
+    "cycle": (["a", "b", "c"], [["a", "b"], ["b", "c"], ["c", "a"]]),
+    "loose": (["a", "b", "x", "y", "z"], [["a", "b"]]),
+    "self": (["a", "b"], [["a", "a"], ["a", "b"]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_network_layout_never_stacks_nodes(page: Watched, name: str) -> None:
+    ids, pairs = LAYOUTS[name]
+    lay = page.page.evaluate("([i, p]) => Shadowtrace.util.layout(i, p)", [ids, pairs])
+    pos = lay["pos"]
+    assert sorted(pos) == sorted(ids)
+    points = {(round(p["x"]), round(p["y"])) for p in pos.values()}
+    assert len(points) == len(ids)
+    if name in ("chain", "cycle"):  # left to right along the flow
+        assert pos["a"]["x"] < pos["b"]["x"] < pos["c"]["x"]
+    if name == "loose":  # below the network
+        assert min(pos[k]["y"] for k in "xyz") > max(pos[k]["y"] for k in "ab")
+
+
 def test_controls_redraw_without_errors(page: Watched) -> None:
     page.page.click('#flows .segmented button:has-text("Records")')
     page.page.click('#flows .toggle[data-channel="bank:rejected"]')

@@ -247,7 +247,8 @@
     return api;
   };
 
-  S.util = { h: h, clear: clear, esc: esc, fmt: fmt, card: card, table: table, bar: bar, chart: chart, sankey: sankey };
+  S.util = { h: h, clear: clear, esc: esc, fmt: fmt, card: card, table: table, bar: bar, chart: chart, sankey: sankey,
+    layout: function (ids, pairs) { return layoutFor(ids, pairs); } };
 
   // == overview ==========================================================================
 
@@ -335,6 +336,7 @@
   };
   function edgeColor(kind) {
     kind = String(kind || "").toLowerCase();
+    if (kind.indexOf("reject") >= 0) return "#b42318";
     for (var k in EDGE_COLORS) if (kind.indexOf(k) >= 0) return EDGE_COLORS[k];
     return "#64748b";
   }
@@ -469,6 +471,7 @@
       return h("div", { class: "graph-legend" },
         items.map(function (it) { return h("span", null, h("span", { class: "swatch", style: "background:" + NODE_STYLE[it[0]].color }), it[1]); }),
         h("span", null, h("span", { class: "swatch", style: "background:#fff;border:2.5px solid #b42318" }), "Sanctioned"),
+        h("span", null, h("span", { class: "swatch", style: "background:none;border-top:2px dashed #b42318;border-radius:0;height:0;width:16px" }), "Refused payment"),
         h("span", null, "Larger nodes: the finding's entities · click a node or an arrow"));
     }
 
@@ -547,7 +550,8 @@
       f.graph.edges.forEach(function (e) {
         var s = stepsByNo[e.step];
         var amount = s && s.amount !== null && s.amount !== undefined ? " · " + fmt.compact(s.amount) + (s.currency ? " " + s.currency : "") : "";
-        elements.push({ group: "edges", data: { id: e.id, source: e.source, target: e.target, step: e.step, label: (e.step + 1) + " " + fmt.label(e.kind) + amount, color: edgeColor(e.kind) } });
+        elements.push({ group: "edges", data: { id: e.id, source: e.source, target: e.target, step: e.step, label: (e.step + 1) + " " + fmt.label(e.kind) + amount, color: edgeColor(e.kind),
+          refused: String(e.kind || "").toLowerCase().indexOf("reject") >= 0 } });
       });
       var lay = layoutFor(f.graph.nodes.map(function (n) { return n.id; }),
         f.graph.edges.map(function (e) { return [e.source, e.target]; }));
@@ -555,6 +559,11 @@
       // payments reads at the size of its labels and a fan keeps its spread.
       container.style.height = (lay.rows ? Math.max(220, Math.min(560, 130 + lay.rows * 100)) : 440) + "px";
       if (lay.pos) elements.forEach(function (el) { if (el.group === "nodes") el.position = lay.pos[el.data.id]; });
+      if (lay.bends) {
+        elements.filter(function (el) { return el.group === "edges"; }).forEach(function (el, i) {
+          if (lay.bends[i] !== null && lay.bends[i] !== undefined) el.data.bend = lay.bends[i];
+        });
+      }
       var cy = global.cytoscape({
         container: container,
         elements: elements,
@@ -579,6 +588,10 @@
             "font-family": "Inter Variable, system-ui, sans-serif",
             "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.9,
             "text-background-padding": "2px",
+          } },
+          { selector: "edge[?refused]", style: { "line-style": "dashed", "line-dash-pattern": [6, 4] } },
+          { selector: "edge[bend]", style: {
+            "curve-style": "unbundled-bezier", "control-point-distances": "data(bend)", "control-point-weights": 0.5,
           } },
           { selector: ".dim", style: { opacity: 0.22 } },
           { selector: "node:selected", style: { "overlay-color": "#0f5f73", "overlay-opacity": 0.16, "overlay-padding": 6 } },
@@ -655,7 +668,7 @@
     var n = ids.length;
     if (n <= 1) return { rows: 1, pos: null, options: { name: "grid", fit: false } };
     var placed = n <= 60 ? layered(ids, pairs) : null;
-    if (placed) return { rows: placed.rows, pos: placed.pos, options: { name: "preset", fit: false } };
+    if (placed) return { rows: placed.rows, pos: placed.pos, bends: placed.bends, options: { name: "preset", fit: false } };
     return { rows: 0, pos: null, options: { name: "fcose", quality: "default", randomize: true, animate: false, fit: false,
       nodeRepulsion: function () { return 9000; }, idealEdgeLength: function () { return 120; } } };
   }
@@ -735,7 +748,17 @@
       loose.forEach(function (id, i) { pos[id] = { x: (i % width) * Math.max(150, step), y: top + Math.floor(i / width) * 72 }; });
       rows += Math.ceil(loose.length / width) * 0.75;
     }
-    return { pos: pos, rows: rows };
+    // An edge that skips a column, or runs backwards, would cross the nodes between
+    // its ends: it arcs above (forwards) or below (backwards) them instead.
+    var bends = pairs.map(function (p) {
+      var a = pos[p[0]], b = pos[p[1]];
+      if (!a || !b || p[0] === p[1]) return null;
+      var span = (b.x - a.x) / 200;
+      if (span > 1.01) return -(30 + 22 * span);
+      if (span < -0.01) return 40 + 22 * -span;
+      return null;
+    });
+    return { pos: pos, rows: rows, bends: bends };
   }
 
   // == flows =============================================================================
