@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from shadowtrace.detect.finding import Finding
@@ -47,9 +48,20 @@ class Param:
     doc: str
     minimum: float | None = None
     maximum: float | None = None
+    length: int | None = None  # a list of exactly this many values
+    ordered: bool = False  # a list in ascending order (a band: [low, high])
+    keys: tuple[str, ...] | None = None  # the keys a mapping may have
 
     def check(self, name: str, value: Any) -> Any:
-        return _check(name, self.default, value, self.minimum, self.maximum)
+        checked = _check(name, self.default, value, self.minimum, self.maximum)
+        if self.length is not None and len(checked) != self.length:
+            raise ConfigError(f"Parameter {name} must have {self.length} values, not {value!r}")
+        if self.ordered and any(a > b for a, b in pairwise(checked)):
+            raise ConfigError(f"Parameter {name} must be in ascending order, not {value!r}")
+        if self.keys is not None and set(checked) - set(self.keys):
+            unknown = sorted(set(checked) - set(self.keys))
+            raise ConfigError(f"Parameter {name} has unknown keys {unknown}; known: {self.keys}")
+        return checked
 
 
 def _number(name: str, value: Any, integer: bool) -> float | int:

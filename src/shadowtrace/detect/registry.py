@@ -31,7 +31,10 @@ def detectors() -> dict[str, Detector]:
     """Every registered detector, by typology id (sorted)."""
     found: dict[str, Detector] = {}
     for name, obj in load_group(GROUP).items():
-        detector = obj() if isinstance(obj, type) else obj
+        try:
+            detector = obj() if isinstance(obj, type) else obj
+        except TypeError as exc:
+            raise ConfigError(f"Detector plugin {name!r} ({obj!r}) cannot be made: {exc}") from exc
         if not isinstance(detector, Detector):
             raise ConfigError(
                 f"Detector plugin {name!r} ({obj!r}) lacks name, title, description, "

@@ -245,8 +245,9 @@ SELECT DISTINCT kind, id, value FROM (
          s.canonical_id AS id,
          CASE s.prop_type
            WHEN 'identifier'
-             THEN s.prop || ':' || upper(regexp_replace(s.value, '[^[:alnum:]]', '', 'g'))
-           WHEN 'address' THEN trim(regexp_replace(lower(s.value), '[^[:alnum:]]+', ' ', 'g'))
+             THEN s.prop || ':' || upper(regexp_replace(s.value, '[^\\p{L}\\p{N}]', '', 'g'))
+           WHEN 'address'
+             THEN trim(regexp_replace(lower(s.value), '[^\\p{L}\\p{N}]+', ' ', 'g'))
            WHEN 'phone' THEN regexp_replace(s.value, '[^0-9]', '', 'g')
            ELSE lower(trim(s.value)) END AS value
   FROM statements s

@@ -41,6 +41,8 @@ class DualUseSupply:
             [1.0, 1.35],
             "Band of (payment in USD) / (declared value) for the end user's payment.",
             0.0,
+            length=2,
+            ordered=True,
         ),
         "fx_per_usd": fx_param(),
     }

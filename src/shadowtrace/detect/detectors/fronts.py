@@ -32,7 +32,6 @@ from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import attach_evidence, captions, fetch
 from shadowtrace.detect.detectors.proximity import SanctionsProximity
 from shadowtrace.detect.finding import Finding, Step
-from shadowtrace.errors import ConfigError
 
 __all__ = ["FrontCompanies"]
 
@@ -63,6 +62,7 @@ class FrontCompanies:
             "Weight of each sign of a front company.",
             0.0,
             1.0,
+            keys=SIGNS,
         ),
         "min_score": Param(0.6, "Least score reported.", 0.0, 10.0),
         "as_of": Param(
@@ -72,9 +72,6 @@ class FrontCompanies:
 
     def detect(self, ctx: DetectContext) -> list[Finding]:
         p = ctx.params
-        unknown = sorted(set(p["weights"]) - set(SIGNS))
-        if unknown:
-            raise ConfigError(f"Unknown signs {unknown} in front_company.weights; known: {SIGNS}")
         weights = {k: float(p["weights"].get(k, 0.0)) for k in SIGNS}
         as_of = p["as_of"] or _latest(ctx)
         companies = fetch(
@@ -168,7 +165,7 @@ def _shared(ctx: DetectContext, prop: str, minimum: int) -> list[tuple[str, list
     """Registered companies whose ``prop`` (address or phone) is shared with at least
     ``minimum - 1`` other registered companies: (company, the others, the value)."""
     norm = (
-        "trim(regexp_replace(lower(s.value), '[^[:alnum:]]+', ' ', 'g'))"
+        "trim(regexp_replace(lower(s.value), '[^\\p{L}\\p{N}]+', ' ', 'g'))"
         if prop == "address"
         else "regexp_replace(s.value, '[^0-9]', '', 'g')"
     )

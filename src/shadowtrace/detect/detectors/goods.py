@@ -47,6 +47,8 @@ CHAIN_PARAMS: dict[str, Param] = {
         "Band of value next / value before at a hop (a layer's mark-up), when values exist.",
         0.0,
         1e6,
+        length=2,
+        ordered=True,
     ),
 }
 

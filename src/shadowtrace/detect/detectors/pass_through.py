@@ -45,7 +45,12 @@ class PassThrough:
     description = __doc__ or ""
     parameters: Mapping[str, Param] = {
         "fee_band": Param(
-            [0.02, 0.15], "Band of the share of the in-flow the entity keeps.", 0.0, 1.0
+            [0.02, 0.15],
+            "Band of the share of the in-flow the entity keeps.",
+            0.0,
+            1.0,
+            length=2,
+            ordered=True,
         ),
         "fx_tolerance": Param(
             0.03, "Extra relative tolerance when the two payments differ in currency.", 0.0, 1.0

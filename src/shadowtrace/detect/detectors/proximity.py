@@ -7,11 +7,12 @@ each, the graph of ownership, control, directorship, relationships and shared
 address, phone, e-mail and identifier edges is walked up to ``max_hops``. Every entity
 reached gets a score:
 
-* its *ties* to the listed party: each distinct way it is linked within two hops (a
-  shared address, a shared phone, a shared director, an owner in common …) counts
-  once; one tie scores ``tie_scores[0]``, two ``tie_scores[1]``, three or more
-  ``tie_scores[2]``; an entity only reached in three or more hops scores
-  ``distant_score``;
+* its *ties* to the listed party: each distinct way it is linked (a shared address,
+  phone or identifier, an ownership, a shared director, an owner in common …) adds its
+  weight in ``tie_weights``, up to ``max_tie_score`` (a record that shares an
+  identifier with the listed party counts as the listed party); people and ownership
+  weigh more than premises, which mass-registration addresses share; an entity reached
+  only through others scores ``distant_score``;
 * ``setup_bonus`` when it was incorporated within ``setup_window_days`` of the listing:
   a company set up with the listed party's director, address or phone just when the
   listed party was listed is how a network re-registers its business.
@@ -20,8 +21,8 @@ A listed party whose registry entry now shows another name, with the listed name
 its previous name, was *renamed after its listing* and scores ``renamed_score``.
 
 Entities scoring at least ``min_score`` are findings. With the defaults these are
-entities tied to a listed party in two or more independent ways and set up around its
-listing (substitutes), and renamed parties; lower ``min_score`` to see every entity
+entities that share the listed party's people as well as its premises and were set up
+around its listing (substitutes), and renamed parties; lower ``min_score`` to see every entity
 within reach (on a large register that is many).
 """
 
@@ -66,18 +67,32 @@ class SanctionsProximity:
     parameters: Mapping[str, Param] = {
         "max_hops": Param(2, "Most hops from a listed party.", 1, 6),
         "kinds": Param(list(STRUCTURAL_KINDS), "Edge kinds walked from listed parties."),
-        "tie_scores": Param(
-            [0.25, 0.4, 0.5], "Score of one, two, and three or more ties.", 0.0, 1.0
+        "tie_weights": Param(
+            {
+                "shared_director": 0.3,
+                "ownership": 0.3,
+                "control": 0.3,
+                "shared_identifier": 0.3,
+                "shared_address": 0.15,
+                "shared_phone": 0.15,
+                "shared_email": 0.15,
+                "other": 0.1,
+            },
+            "Weight of each kind of tie (people and ownership weigh more than premises, "
+            "which registration addresses share); 'other' for kinds not named.",
+            0.0,
+            1.0,
         ),
+        "max_tie_score": Param(0.6, "Most the ties of one entity add up to.", 0.0, 1.0),
         "distant_score": Param(0.15, "Score of an entity three or more hops away.", 0.0, 1.0),
         "setup_bonus": Param(
             0.35, "Added when the entity was set up around the listing date.", 0.0, 1.0
         ),
         "setup_window_days": Param(
-            90, "Days before or after the listing that count as around it.", 0, 3650
+            60, "Days before or after the listing that count as around it.", 0, 3650
         ),
         "renamed_score": Param(0.95, "Score of a listed party renamed after listing.", 0.0, 1.0),
-        "min_score": Param(0.7, "Least score reported.", 0.0, 1.0),
+        "min_score": Param(0.75, "Least score reported.", 0.0, 1.0),
         "max_degree": Param(
             200, "Nodes with more edges than this are not walked through (hubs).", 1
         ),
@@ -100,8 +115,9 @@ class SanctionsProximity:
         inc = _incorporation(ctx, set(found))
         results: list[dict[str, Any]] = []
         for cand, hit in found.items():
-            n = len(hit["ties"])
-            score = p["distant_score"] if n == 0 else p["tie_scores"][min(n, 3) - 1]
+            score = _tie_score(hit["ties"], p["tie_weights"], p["max_tie_score"])
+            if not hit["ties"]:
+                score = p["distant_score"]
             setup = _setup(inc.get(cand), hit["listed"]["listed_date"], p["setup_window_days"])
             if setup is not None:
                 score += p["setup_bonus"]
@@ -227,9 +243,26 @@ class SanctionsProximity:
         ]
 
 
+def _tie_score(ties: set[str], weights: dict[str, float], cap: float) -> float:
+    total = 0.0
+    for tie in ties:
+        first = tie.split("+", 1)[0]
+        weight = weights.get(tie, weights.get(first, weights.get("other", 0.0)))
+        total += weight
+    return min(cap, total)
+
+
+#: Links through a party in between (a director, an owner) that make a tie.
+PARTY_LINKS = ("directorship", "ownership", "control", "relationship")
+
+
 def _reach(graph: Any, origin: str, max_hops: int, max_degree: int) -> dict[str, dict[str, Any]]:
-    """Entities within ``max_hops`` of ``origin`` with their ties (distinct ways of being
-    linked within two hops) and the links of one shortest path."""
+    """Entities within ``max_hops`` of ``origin`` with their ties and the links of one
+    shortest path.
+
+    A tie is a distinct way of being linked: an edge of some kind to the listed party
+    (or to a record sharing an identifier with it, which resolution left apart), or a
+    party in between linked to both (a shared director, a common owner)."""
     g = graph.graph
     index = graph.index
     if origin not in index:
@@ -241,44 +274,49 @@ def _reach(graph: Any, origin: str, max_hops: int, max_degree: int) -> dict[str,
         return out
 
     start = index[origin]
+    group = {start}
+    for nb, payload in neighbours(start):
+        if graph.kinds[payload] == "shared_identifier":
+            group.add(nb)
     found: dict[int, dict[str, Any]] = {}
-    first = neighbours(start)
-    for nb, payload in first:
-        kind = graph.kinds[payload]
-        hit = found.setdefault(nb, {"distance": 1, "ties": set(), "links": []})
-        hit["ties"].add(kind)
-        if not hit["links"]:
-            hit["links"] = [(origin, graph.ids[nb], kind, graph.values[payload])]
-    for mid, p1 in first:
-        if g.in_degree(mid) + g.out_degree(mid) > max_degree:
-            continue
-        k1 = graph.kinds[p1]
-        for nb, p2 in neighbours(mid):
-            if nb == start:
+    for member in sorted(group):
+        for nb, payload in neighbours(member):
+            if nb in group:
                 continue
-            k2 = graph.kinds[p2]
-            tie = k1 if k1 == k2 and k1.startswith("shared_") else f"{k1}+{k2}"
-            if k1 == k2 == "directorship":
-                tie = "shared_director"
-            hit = found.setdefault(nb, {"distance": 2, "ties": set(), "links": []})
-            hit["ties"].add(tie)
+            kind = graph.kinds[payload]
+            hit = found.setdefault(nb, {"distance": 1, "ties": set(), "links": []})
+            hit["ties"].add(kind)
             if not hit["links"]:
-                hit["links"] = [
-                    (origin, graph.ids[mid], k1, graph.values[p1]),
-                    (graph.ids[mid], graph.ids[nb], k2, graph.values[p2]),
-                ]
-    if max_hops > 2:
-        for node, hop in graph.within([origin], max_hops).items():
-            i = index[node]
-            if i not in found:
-                links = [
-                    (hop.path[j], hop.path[j + 1], hop.kinds[j], None)
-                    for j in range(len(hop.kinds))
-                ]
-                found[i] = {"distance": hop.distance, "ties": set(), "links": links}
+                hit["links"] = [(graph.ids[member], graph.ids[nb], kind, graph.values[payload])]
+    for member in sorted(group):
+        for mid, p1 in neighbours(member):
+            k1 = graph.kinds[p1]
+            if mid in group or k1 not in PARTY_LINKS:
+                continue
+            if g.in_degree(mid) + g.out_degree(mid) > max_degree:
+                continue
+            for nb, p2 in neighbours(mid):
+                k2 = graph.kinds[p2]
+                if nb in group or k2 not in PARTY_LINKS:
+                    continue
+                tie = "shared_director" if k1 == k2 == "directorship" else f"{k1}+{k2}"
+                hit = found.setdefault(nb, {"distance": 2, "ties": set(), "links": []})
+                hit["ties"].add(tie)
+                if not hit["links"]:
+                    hit["links"] = [
+                        (graph.ids[member], graph.ids[mid], k1, graph.values[p1]),
+                        (graph.ids[mid], graph.ids[nb], k2, graph.values[p2]),
+                    ]
+    for node, hop in graph.within([graph.ids[m] for m in group], max_hops).items():
+        i = index[node]
+        if i not in found and i not in group:
+            links = [
+                (hop.path[j], hop.path[j + 1], hop.kinds[j], None) for j in range(len(hop.kinds))
+            ]
+            found[i] = {"distance": hop.distance, "ties": set(), "links": links}
     out = {}
     for i, hit in found.items():
-        if i == start or hit["distance"] > max_hops:
+        if i in group or hit["distance"] > max_hops:
             continue
         hit["path_nodes"] = [x for a, b, _, _ in hit["links"] for x in (a, b)]
         out[graph.ids[i]] = hit

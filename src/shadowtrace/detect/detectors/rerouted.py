@@ -45,6 +45,8 @@ PARAMS: dict[str, Param] = {
         "Band of the intermediary's fee, as a share of the value (source texts: 8–15 %).",
         0.0,
         10.0,
+        length=2,
+        ordered=True,
     ),
     "out_window_days": Param(10, "Days after the rejection in which the payer pays on.", 0),
     "in_window_days": Param(
@@ -52,6 +54,8 @@ PARAMS: dict[str, Param] = {
         "Days before and after the rejection in which the beneficiary receives the value.",
         -3650,
         3650,
+        length=2,
+        ordered=True,
     ),
     "value_tolerance": Param(
         0.01, "Relative difference still taken as the same value (same currency).", 0.0, 1.0

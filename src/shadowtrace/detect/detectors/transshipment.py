@@ -72,7 +72,7 @@ class MultilayerTransshipment:
     parameters: Mapping[str, Param] = {
         **CHAIN_PARAMS,
         "min_intermediaries": Param(
-            2, "Fewest parties between the first sender and the last receiver.", 1, 50
+            2, "Fewest parties between the first sender and the last receiver.", 0, 50
         ),
         "origin_countries": Param(["cn"], "Countries of origin the typology is about."),
         "other_origins": Param(
@@ -88,6 +88,8 @@ class MultilayerTransshipment:
             [1.0, 1.35],
             "Band of (payment in USD) / (declared value) for the end user's payment.",
             0.0,
+            length=2,
+            ordered=True,
         ),
         "fx_per_usd": fx_param(),
     }

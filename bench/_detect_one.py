@@ -1,0 +1,48 @@
+"""One step of the detection benchmark, run in its own process so that its time and
+peak RSS are its own: ``build STORE WORLD`` (ingest and resolve), ``graph STORE`` or
+``detect STORE DETECTOR``. Prints a JSON line with what it did."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def main() -> None:
+    step, store_path = sys.argv[1], sys.argv[2]
+    from shadowtrace.store import Store
+
+    started = time.perf_counter()
+    out: dict[str, object] = {"step": step}
+    with Store.open(store_path) as store:
+        if step == "build":
+            from shadowtrace.ingest import ingest
+
+            report = ingest(store, [sys.argv[3]])
+            out["rows"] = report.rows_in
+            out["ingest_seconds"] = round(time.perf_counter() - started, 1)
+            if sys.argv[4] == "resolve":
+                from shadowtrace.resolve import resolve
+
+                rr = resolve(store)
+                out["records"] = rr.records
+                out["entities"] = rr.entities
+        elif step == "graph":
+            from shadowtrace.graph import build_edges
+
+            out.update(build_edges(store).to_dict())
+        elif step == "detect":
+            from shadowtrace.detect.run import detect
+
+            report = detect(store, only=[sys.argv[3]])
+            out["findings"] = report.total
+            out["detector_seconds"] = report.runs[0].seconds if report.runs else 0.0
+        else:
+            raise SystemExit(f"unknown step {step}")
+    out["seconds"] = round(time.perf_counter() - started, 2)
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
