@@ -1,17 +1,24 @@
 """The ``report`` command: a plain Typer function the command line registers.
 
 ``register(app)`` adds it to an application; the shadowtrace CLI does that.
+``report_step(store, out)`` is the last stage of a pipeline (``shadowtrace demo``): it
+writes the report and prints its path on stdout.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-__all__ = ["register", "report_command"]
+if TYPE_CHECKING:
+    from shadowtrace.report.context import ReportOptions
+    from shadowtrace.store import Store
+
+__all__ = ["register", "report_command", "report_step"]
 
 
 def _store_path(store: str | None) -> str:
@@ -43,19 +50,28 @@ def report_command(
     infrastructure dependency inventory. Everything is inside the file: opening it
     fetches nothing.
     """
-    from shadowtrace.errors import ConfigError
     from shadowtrace.report.context import ReportOptions
-    from shadowtrace.report.html import write_report
     from shadowtrace.store import Store
 
-    if out.parent and not out.parent.exists():
-        raise ConfigError(f"Cannot write {out}: folder {out.parent} does not exist")
     with Store.open(_store_path(store), read_only=True) as st:
-        path = write_report(st, out, ReportOptions(max_findings=max_findings))
-    Console(stderr=True).print(
-        f"Report written: {path.stat().st_size / 1e6:.1f} MB", highlight=False
-    )
-    print(path.resolve())
+        report_step(st, out, ReportOptions(max_findings=max_findings))
+
+
+def report_step(store: Store, out: Path, options: ReportOptions | None = None) -> Path:
+    """Write the report of ``store`` to ``out``; print its size on stderr and its
+    absolute path, alone on a line, on stdout. Returns the path."""
+    from shadowtrace.errors import ConfigError
+    from shadowtrace.report.html import write_report
+
+    out = Path(out)
+    if not out.parent.exists():
+        raise ConfigError(f"Cannot write {out}: folder {out.parent} does not exist")
+    path = write_report(store, out, options)
+    size = path.stat().st_size / 1e6
+    Console(stderr=True).print(f"Report written: {size:.1f} MB", highlight=False)
+    sys.stdout.write(f"{path.resolve()}\n")
+    sys.stdout.flush()
+    return path
 
 
 def register(app: typer.Typer) -> None:

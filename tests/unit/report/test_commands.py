@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import report_world
 from shadowtrace.errors import ConfigError
-from shadowtrace.report.commands import register
+from shadowtrace.report.commands import register, report_step
 from shadowtrace.store import Store
 
 
@@ -45,3 +45,11 @@ def test_report_command_needs_the_folder(store_path, tmp_path):
     result = CliRunner().invoke(app(), ["report", "--store", store_path, "--out", str(out)])
     assert isinstance(result.exception, ConfigError)
     assert not out.exists()
+
+
+def test_report_step_prints_only_the_path(world, tmp_path, capsys):
+    store, _ = world
+    path = report_step(store, tmp_path / "r.html")
+    captured = capsys.readouterr()
+    assert captured.out == f"{path.resolve()}\n"
+    assert "Report written" in captured.err
