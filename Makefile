@@ -23,6 +23,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+## make test-browser: only the tests that drive headless Chromium
+test-browser: install
+	$(BIN)/python -m pytest -m browser
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
