@@ -256,10 +256,10 @@ def static_cut(
               AND (list_has_any(hops, ?) OR list_contains(?, channel))
             """,
             [list(typologies), from_date, sorted(set(parties)) or [""], sorted(set(channels))],
-        ).fetchone()
+        ).fetchall()
     finally:
         con.close()
-    return float(row[0]) if row else 0.0
+    return float(row[0][0]) if row else 0.0
 
 
 @dataclass

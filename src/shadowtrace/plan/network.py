@@ -167,6 +167,7 @@ class FlowNetwork:
     sink: int
     designated: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:
@@ -207,6 +208,7 @@ class FlowNetwork:
             sink=self.sink,
             designated=self.designated,
             info=self.info | {"adaptation": None},
+            captions=self.captions,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -920,6 +922,7 @@ def build_network(store: Store, options: NetworkOptions | None = None) -> FlowNe
         net = add_substitutes(net, adapt.substitute_share)
     policy_date = opts.policy_date()
     net.designated = designated
+    net.captions = {eid: str(item.get("caption") or eid) for eid, item in info.items()}
     net.info = {
         "adaptation": (
             {"substitute_share": adapt.substitute_share, "channels": adapt.channels}
