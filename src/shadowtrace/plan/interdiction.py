@@ -423,31 +423,31 @@ def wood_mip(
     h.setOptionValue("threads", 1)
     h.addVars(ncol, lower, upper)
     h.changeColsCost(ncol, np.arange(ncol, dtype=np.int32), cost)
-    kinds = [
-        highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-        for i in integrality
-    ]
-    h.changeColsIntegrality(ncol, np.arange(ncol, dtype=np.int32), kinds)
+    # HighsVarType: 0 continuous, 1 integer
+    h.changeColsIntegrality(ncol, np.arange(ncol, dtype=np.int32), integrality.astype(np.uint8))
     # arc rows: p_u - p_v + b_a (+ g_a) >= 0
-    r_start: list[int] = []
-    r_index: list[int] = []
-    r_value: list[float] = []
-    for a in range(m):
-        r_start.append(len(r_index))
-        u, v = int(net.tail[a]), int(net.head[a])
-        r_index += [col_p + u, col_p + v, col_b + a]
-        r_value += [1.0, -1.0, 1.0]
-        if g_of[a] >= 0:
-            r_index.append(col_g + int(g_of[a]))
-            r_value.append(1.0)
+    has_g = g_of >= 0
+    per_row = 3 + has_g.astype(np.int64)
+    r_start = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.int32)
+    r_index = np.empty(int(per_row.sum()), dtype=np.int64)
+    r_value = np.empty(len(r_index))
+    r_index[r_start] = col_p + net.tail
+    r_value[r_start] = 1.0
+    r_index[r_start + 1] = col_p + net.head
+    r_value[r_start + 1] = -1.0
+    r_index[r_start + 2] = col_b + np.arange(m)
+    r_value[r_start + 2] = 1.0
+    g_pos = r_start[has_g] + 3
+    r_index[g_pos] = col_g + g_of[has_g]
+    r_value[g_pos] = 1.0
     h.addRows(
         m,
         np.zeros(m),
         np.full(m, np.inf),
         len(r_index),
-        np.asarray(r_start, dtype=np.int32),
-        np.asarray(r_index, dtype=np.int32),
-        np.asarray(r_value),
+        r_start,
+        r_index.astype(np.int32),
+        r_value,
     )
     # g_a - x_t <= 0
     if ng:

@@ -56,6 +56,8 @@ __all__ = [
     "add_substitutes",
     "build_network",
     "network_from_arcs",
+    "payments_table",
+    "rates_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -372,7 +374,8 @@ def _window_sql(column: str, opts: NetworkOptions) -> tuple[str, list[Any]]:
     return (" AND ".join(parts) or "TRUE"), params
 
 
-def _rates_table(store: Store) -> None:
+def rates_table(store: Store) -> None:
+    """``_pn_rates``: US dollars per unit of each currency (``data/rates.yml``)."""
     rates = usd_rates()
     table = pa.table({"currency": list(rates), "usd": list(rates.values())})
     store.con.register("_pn_rates_arrow", table)
@@ -382,8 +385,8 @@ def _rates_table(store: Store) -> None:
         store.con.unregister("_pn_rates_arrow")
 
 
-def _payments(store: Store, opts: NetworkOptions) -> None:
-    """Every payment in the window with a value in US dollars."""
+def payments_table(store: Store, opts: NetworkOptions) -> None:
+    """``_pn_pay``: every payment in the window with a value in US dollars."""
     where, params = _window_sql("p.date", opts)
     store.con.execute(
         f"""
@@ -779,8 +782,8 @@ def build_network(store: Store, options: NetworkOptions | None = None) -> FlowNe
     opts = options or NetworkOptions()
     started = time.perf_counter()
     con = store.con
-    _rates_table(store)
-    _payments(store, opts)
+    rates_table(store)
+    payments_table(store, opts)
     _channel_parties(store)
     tables: list[str] = []
     ends: list[str] = []
