@@ -306,8 +306,11 @@ def greedy(
         best_group: list[int] = []
         best_rate = best_gain
         for g in group_list:
-            rest = [t for t in g if t not in chosen]
-            if len(rest) < 2 or len(chosen) + len(rest) > k:
+            # the members still standing, those carrying the most flow first, as many
+            # as the budget allows
+            rest = sorted((t for t in g if t not in chosen), key=lambda t: -bound[t])
+            rest = rest[: k - len(chosen)]
+            if len(rest) < 2:
                 continue
             gain = current.value - fs.value_without([*chosen, *rest])
             if gain / len(rest) > best_rate + 1e-9:
@@ -570,26 +573,30 @@ def interdict(
     base = base_flow.value
     through0 = base_flow.through(net)
     use_exact = method == "exact" or (method == "auto" and net.n_arcs <= exact_max_arcs)
-    greedy_limit = time_limit if not use_exact else min(time_limit, max(5.0, time_limit / 4))
-    chosen, _ = greedy(net, k, solver=solver, candidates=candidates, time_limit=greedy_limit)
-    left = max(1.0, time_limit - (time.perf_counter() - started))
-    chosen, residual, swaps = local_search(
-        net,
-        chosen,
-        solver=solver,
-        candidates=candidates,
-        pool=swap_pool,
-        time_limit=left / 2 if use_exact else left,
-    )
     bound = _upper_bound(np.where(_allowed(net, candidates), through0, 0.0), k, base)
-    details: dict[str, Any] = {"swaps": swaps, "heuristic_residual": residual}
+    details: dict[str, Any] = {}
     if use_exact:
-        left = max(1.0, time_limit - (time.perf_counter() - started))
-        mip_chosen, mip_res, dual, status = wood_mip(
-            net, k, time_limit=left, start=chosen, candidates=candidates
+        chosen, mip_res, dual, status = wood_mip(
+            net, k, time_limit=time_limit, candidates=candidates
         )
-        if mip_res < residual - 1e-9 * max(1.0, residual):
-            chosen, residual = mip_chosen, solver.value_without(mip_chosen)
+        residual = solver.value_without(chosen) if math.isfinite(mip_res) else base
+        details["mip_dual_bound"] = dual
+        if status != "Optimal":
+            # stopped by the time limit: the heuristic may still do better
+            left = max(1.0, time_limit - (time.perf_counter() - started))
+            h_chosen, _ = greedy(net, k, solver=solver, candidates=candidates, time_limit=left)
+            h_chosen, h_res, swaps = local_search(
+                net,
+                h_chosen,
+                solver=solver,
+                candidates=candidates,
+                pool=swap_pool,
+                time_limit=left,
+            )
+            details |= {"heuristic_residual": h_res, "swaps": swaps}
+            if h_res < residual - 1e-9 * max(1.0, residual):
+                chosen, residual = h_chosen, h_res
+                details["better"] = "heuristic"
         bound = min(bound, max(0.0, base - dual))
         result = InterdictionResult(
             chosen=chosen,
@@ -600,9 +607,15 @@ def interdict(
             bound=max(bound, base - residual),
             seconds=0.0,
             status=status,
-            details=details | {"mip_dual_bound": dual},
+            details=details,
         )
     else:
+        chosen, _ = greedy(net, k, solver=solver, candidates=candidates, time_limit=time_limit)
+        left = max(1.0, time_limit - (time.perf_counter() - started))
+        chosen, residual, swaps = local_search(
+            net, chosen, solver=solver, candidates=candidates, pool=swap_pool, time_limit=left
+        )
+        details["swaps"] = swaps
         # the linear relaxation of Wood's program bounds the best cut from above
         left = max(1.0, time_limit - (time.perf_counter() - started))
         _, _, lp_residual, lp_status = wood_mip(
