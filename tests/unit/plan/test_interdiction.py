@@ -98,8 +98,14 @@ def test_linear_relaxation_bounds_the_cut():
 def test_parallel_targets_cut_together():
     # two interchangeable hubs between one source and one sink: removing one moves the
     # flow to the other; the greedy takes them as a group
-    arcs = [("s", "h1", np.inf, "x"), ("s", "h2", np.inf, "x"), ("h1", "t", np.inf, "x"),
-            ("h2", "t", np.inf, "x"), ("s", "a", 3.0, "x"), ("a", "t", 3.0, "x")]
+    arcs = [
+        ("s", "h1", np.inf, "x"),
+        ("s", "h2", np.inf, "x"),
+        ("h1", "t", np.inf, "x"),
+        ("h2", "t", np.inf, "x"),
+        ("s", "a", 3.0, "x"),
+        ("a", "t", 3.0, "x"),
+    ]
     targets = [Target(x, "entity", "sanction", None, x) for x in ("h1", "h2", "a")]
     net = network_from_arcs(arcs, [("s", 10.0)], ["t"], targets)
     groups = parallel_groups(net)
