@@ -130,6 +130,10 @@ def dismantle_cmd(
     static: Annotated[
         bool, typer.Option("--static", help="Plan on the network as recorded, no adaptation.")
     ] = False,
+    no_channels: Annotated[
+        bool,
+        typer.Option("--no-channels", help="Targets are entities only: no whole channel closed."),
+    ] = False,
     evaluate: Annotated[
         bool,
         typer.Option(
@@ -178,6 +182,7 @@ def dismantle_cmd(
         window_end=_date(window_end, "--window-end"),
         from_date=_date(from_date, "--from"),
         adaptation=None if static else Adaptation(substitute_share=substitute_share),
+        channel_targets=not no_channels,
     )
     extra = [int(x) for x in budgets.split(",") if x.strip()] if budgets else []
     with Store.open(_store_path(store)) as st:

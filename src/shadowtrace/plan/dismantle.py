@@ -63,6 +63,7 @@ class DismantleOptions:
     from_date: dt.date | None = None
     adaptation: Adaptation | None = DEFAULT_ADAPTATION
     evidence: int = 5
+    channel_targets: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class DismantleOptions:
             "window_start": _iso(self.window_start),
             "window_end": _iso(self.window_end),
             "from_date": _iso(self.from_date),
+            "channel_targets": self.channel_targets,
             "adaptation": (
                 {
                     "substitute_share": self.adaptation.substitute_share,
@@ -231,6 +233,7 @@ def plan_dismantle(store: Store, options: DismantleOptions) -> DismantlePlan:
             end=window_end,
             as_of=from_date,
             adaptation=options.adaptation,
+            channel_targets=options.channel_targets,
         ),
     )
     if not net.targets:

@@ -137,7 +137,8 @@ DEFAULT_ADAPTATION = Adaptation()
 @dataclass(frozen=True)
 class NetworkOptions:
     """What the network covers. ``end`` is exclusive; ``as_of`` is the policy date
-    (designations on or before it count as done; default ``end``)."""
+    (designations on or before it count as done; default ``end``). Without
+    ``channel_targets``, whole channels cannot be closed: only entities are targets."""
 
     start: dt.date | None = None
     end: dt.date | None = None
@@ -145,6 +146,7 @@ class NetworkOptions:
     layers: tuple[str, ...] = ("goods", "money")
     hs_codes: frozenset[str] | None = None
     adaptation: Adaptation | None = DEFAULT_ADAPTATION
+    channel_targets: bool = True
 
     def policy_date(self) -> dt.date | None:
         return self.as_of or self.end
@@ -878,7 +880,7 @@ def build_network(store: Store, options: NetworkOptions | None = None) -> FlowNe
         )
     kinds_present = {str(k) for _, _, _, k in arcs}
     for kind, channel in _CHANNEL_OF_KIND.items():
-        if kind in kinds_present:
+        if kind in kinds_present and opts.channel_targets:
             targets.append(
                 Target(
                     id=f"channel:{channel}",
@@ -897,7 +899,7 @@ def build_network(store: Store, options: NetworkOptions | None = None) -> FlowNe
         money_snk = [n for n, _ in sinks if n.startswith("m:")]
         for channel in CHANNELS:
             hub = f"m:channel:{channel}"
-            if not any(t.id == f"channel:{channel}" for t in targets):
+            if opts.channel_targets and not any(t.id == f"channel:{channel}" for t in targets):
                 targets.append(
                     Target(
                         id=f"channel:{channel}",
