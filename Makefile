@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 
 ## make demo: simulate the default world, ingest, resolve, detect, plan, report
 demo: install
-	$(BIN)/shadowtrace demo
+	$(BIN)/shadowtrace demo --dir demo
 
 ## make test: the test suite (browser tests run where Chromium is installed)
 test: install

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shadowtrace.cli import export_cmd  # noqa: F401
+from shadowtrace.cli import export_cmd, pipeline  # noqa: F401
 from shadowtrace.cli.app import app
 from shadowtrace.resolve.commands import register as register_resolve
 

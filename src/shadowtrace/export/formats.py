@@ -140,7 +140,8 @@ class ParquetExporter(Exporter):
     def export(self, store: Store, dest: str) -> int:
         if dest == "-":
             raise ConfigError("--format parquet needs --out PATH")
-        store.con.execute(f"COPY ({STATEMENT_SELECT}) TO {string_literal(dest)} (FORMAT parquet)")
+        copy = f"COPY ({STATEMENT_SELECT}) TO {string_literal(dest)} (FORMAT parquet)"
+        store.con.execute(copy)
         return int(store.scalar("SELECT count(*) FROM statements"))
 
 

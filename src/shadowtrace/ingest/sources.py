@@ -177,7 +177,8 @@ def load_csv(
         f"SELECT DISTINCT line - 1 AS source_row FROM {ident(table + '_rej')} ORDER BY 1"
     ).fetchall()
     rejected = [int(r[0]) for r in rej]
-    good = int(con.execute(f"SELECT count(*) FROM {ident(raw)}").fetchall()[0][0])
+    count = f"SELECT count(*) FROM {ident(raw)}"
+    good = int(con.execute(count).fetchall()[0][0])
     total = good + len(rejected)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {ident(table + '_rows')} AS "
@@ -203,7 +204,8 @@ def load_csv(
         f"FROM {ident(table + '_rej')}"
     )
     for suffix in ("_raw", "_rows", "_rej", "_scan"):
-        con.execute(f"DROP TABLE IF EXISTS {ident(table + suffix)}")
+        drop = f"DROP TABLE IF EXISTS {ident(table + suffix)}"
+        con.execute(drop)
     return LoadedTable(table, columns, total, rejects=table + "_rejects")
 
 

@@ -118,6 +118,7 @@ SOURCES: list[tuple[str, str, str, str]] = [
         "Sanctions list as FtM entity JSON lines (entities and Sanction records)",
     ),
 ]
+# The ground-truth records as readers see them.
 RECORDS_SCHEMA = pa.schema(
     [("file", pa.string()), ("row", pa.int64()), ("origin", pa.string()), ("true_id", pa.string())]
 )
@@ -198,7 +199,6 @@ class _Writers:
             store_schema=False,
         )
         self.gt_writers: dict[str, pq.ParquetWriter] = {}
-        self.rid_map: list[pl.DataFrame] = []
 
     def _gt(self, name: str, df: pl.DataFrame) -> None:
         if df.is_empty():

@@ -9,14 +9,12 @@ the rest of a world generated with a policy matches the world without it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from shadowtrace.simulate.draws import exact_share, strata
+from shadowtrace.simulate.goods import GoodsLine, goods_table
 from shadowtrace.simulate.records import (
     Calib,
     Out,
@@ -30,13 +28,11 @@ from shadowtrace.simulate.records import (
 from shadowtrace.simulate.world import (
     OCCUPIED,
     World,
-    chpl_codes,
-    goods,
     tron_addresses,
     tx_hashes,
 )
 
-__all__ = ["OCCUPIED", "BatchGen", "GoodsTable", "exact_share", "goods_table", "strata"]
+__all__ = ["OCCUPIED", "BatchGen"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -60,108 +56,6 @@ ORDER_VALUE_USD = {
 # Categories of the goods an illicit order is for, as codes into GOODS_CATS.
 GOODS_CATS = ("electronics", "telecom", "telecom_parts", "mining", "mining_parts", "tools")
 CAT_SECTOR = ("electronics", "telecom", "telecom", "mining", "mining", "tools")
-
-
-@dataclass(frozen=True)
-class GoodsLine:
-    """Goods of a set of orders: line index into the goods table, quantity, value, weight."""
-
-    li: IntArray
-    qty: FloatArray
-    value: FloatArray
-    kg: FloatArray
-
-    def take(self, m: BoolArray | IntArray) -> GoodsLine:
-        return GoodsLine(self.li[m], self.qty[m], self.value[m], self.kg[m])
-
-
-@dataclass(frozen=True)
-class GoodsTable:
-    """Every goods line of goods.yml as columns; a category is a slice ``start[cat]``."""
-
-    start: dict[str, int]
-    count: dict[str, int]
-    hs: pl.Series
-    desc: pl.Series
-    unit: pl.Series
-    hs_arr: npt.NDArray[np.str_]
-    unit_usd: FloatArray
-    unit_kg: FloatArray
-    chpl: BoolArray
-    chpl_electronics: BoolArray  # CHPL codes among the electronics lines
-
-    def lines(self, cat: str, u: FloatArray) -> IntArray:
-        """Line indices of category ``cat``, chosen by ``u`` in [0, 1)."""
-        k = np.minimum((u * self.count[cat]).astype(np.int64), self.count[cat] - 1)
-        return self.start[cat] + k
-
-
-@cache
-def goods_table() -> GoodsTable:
-    """The goods lines, read once."""
-    start: dict[str, int] = {}
-    count: dict[str, int] = {}
-    rows: list[dict[str, Any]] = []
-    for cat, lines in goods().items():
-        start[cat], count[cat] = len(rows), len(lines)
-        rows.extend(lines)
-    hs = [str(x["hs"]) for x in rows]
-    codes = chpl_codes()
-    electronics = {str(x["hs"]) for x in goods()["electronics"]}
-    return GoodsTable(
-        start=start,
-        count=count,
-        hs=pl.Series(hs, dtype=pl.String),
-        desc=pl.Series([str(x["ru"]) for x in rows], dtype=pl.String),
-        unit=pl.Series([str(x["unit"]) for x in rows], dtype=pl.String),
-        hs_arr=np.asarray(hs),
-        unit_usd=np.asarray([float(x["unit_usd"]) for x in rows]),
-        unit_kg=np.asarray([float(x["unit_kg"]) for x in rows]),
-        chpl=np.asarray([h in codes for h in hs]),
-        chpl_electronics=np.asarray([h in codes and h in electronics for h in hs]),
-    )
-
-
-def exact_share(u: FloatArray, p: FloatArray | float, group: IntArray | None = None) -> BoolArray:
-    """True for a share ``p`` of the rows, chosen by ``u``: in each ``group`` exactly the
-    ``round(p * size)`` rows with the smallest ``u`` (``p`` constant within a group).
-
-    A share drawn row by row (``u < p``) wanders by about ``sqrt(p (1 - p) / n)``; this
-    keeps it on target in every batch while which rows are chosen stays random.
-    """
-    n = len(u)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    g = np.zeros(n, dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64)
-    pp = np.broadcast_to(np.asarray(p, dtype=np.float64), (n,))
-    order = np.lexsort((u, g))
-    gs = g[order]
-    first = np.concatenate([[True], gs[1:] != gs[:-1]])
-    starts = np.nonzero(first)[0]
-    sizes = np.diff(np.append(starts, n))
-    rank = np.arange(n) - np.repeat(starts, sizes)
-    quota = np.floor(pp[order] * np.repeat(sizes, sizes) + 0.5)
-    chosen = np.zeros(n, dtype=bool)
-    chosen[order] = rank < quota
-    return chosen
-
-
-def strata(u: FloatArray, group: IntArray) -> FloatArray:
-    """``u`` spread evenly over [0, 1) within each group: the k-th of m rows of a group
-    gets a value in [k/m, (k+1)/m). Picking from a pool of size at most m/2 with it
-    uses every member of the pool."""
-    n = len(u)
-    if n == 0:
-        return u
-    order = np.argsort(group, kind="stable")
-    gs = group[order]
-    first = np.concatenate([[True], gs[1:] != gs[:-1]])
-    starts = np.nonzero(first)[0]
-    sizes = np.diff(np.append(starts, n))
-    rank = np.arange(n) - np.repeat(starts, sizes)
-    out = np.empty(n)
-    out[order] = (rank + u[order]) / np.repeat(sizes, sizes)
-    return out
 
 
 class BatchGen:

@@ -19,7 +19,7 @@ import yaml
 
 from shadowtrace.simulate.translit import CYRILLIC_SYSTEMS, cyr_to_latin, pinyin
 
-__all__ = ["NameSet", "name_data", "typo"]
+__all__ = ["NameSet", "name_data", "typo", "typo_at"]
 
 _RU_LEGAL_LATIN = {
     "ООО": ["OOO", "LLC", "Limited Liability Company", "OOO"],
@@ -184,14 +184,14 @@ def cn_person(rng: np.random.Generator) -> NameSet:
     n_given = 1 if rng.random() < 0.35 else 2
     given = "".join(_pick(rng, d["given_chars"]) for _ in range(n_given))
     canonical = surname + given
-    sp, gp = pinyin(surname), pinyin(given)
+    sp, gp = pinyin(surname), pinyin(given, by_char=True)
     latin = _uniq(
         [
             f"{sp} {gp}",
             f"{gp} {sp}",
             f"{sp.upper()} {gp}",
-            f"{pinyin(surname, 'tone')} {pinyin(given, 'tone')}",
-            f"{pinyin(surname, 'wade')} {pinyin(given, 'wade')}",
+            f"{pinyin(surname, 'tone')} {pinyin(given, 'tone', by_char=True)}",
+            f"{pinyin(surname, 'wade')} {pinyin(given, 'wade', by_char=True)}",
             f"{sp} {gp[:1]}.",
         ]
     )
@@ -250,11 +250,18 @@ _KEYBOARD_NEIGHBOURS = {
 
 def typo(name: str, rng: np.random.Generator) -> str:
     """``name`` with one typing error: a dropped, doubled, swapped or mistyped letter."""
+    u = rng.random(3)
+    return typo_at(name, float(u[0]), float(u[1]), float(u[2]))
+
+
+def typo_at(name: str, where: float, which: float, key: float) -> str:
+    """``typo`` with its three choices given as numbers in [0, 1): the letter, the kind
+    of error and the neighbouring key (so that many typos can share one draw)."""
     positions = [i for i, c in enumerate(name) if c.isalpha()]
     if len(positions) < 4:
         return name + name[-1:]
-    i = positions[int(rng.integers(1, len(positions)))]
-    op = int(rng.integers(0, 4))
+    i = positions[1 + int(where * (len(positions) - 1))]
+    op = int(which * 4)
     if op == 0:
         return name[:i] + name[i + 1 :]
     if op == 1:
@@ -265,7 +272,7 @@ def typo(name: str, rng: np.random.Generator) -> str:
     repl = _KEYBOARD_NEIGHBOURS.get(low)
     if not repl:
         return name[:i] + name[i + 1 :]
-    c = repl[int(rng.integers(0, len(repl)))]
+    c = repl[int(key * len(repl))]
     if name[i].isupper():
         c = c.upper()
     return name[:i] + c + name[i + 1 :]

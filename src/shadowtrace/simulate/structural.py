@@ -15,7 +15,8 @@ import numpy.typing as npt
 import orjson
 import polars as pl
 
-from shadowtrace.simulate.flows import BatchGen, GoodsLine, goods_table
+from shadowtrace.simulate.flows import BatchGen
+from shadowtrace.simulate.goods import GoodsLine, goods_table
 from shadowtrace.simulate.records import Calib, Out, days_to_date, money, n_str
 from shadowtrace.simulate.world import NEVER, World, day, goods, places
 

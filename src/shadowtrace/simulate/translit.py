@@ -160,9 +160,18 @@ def _syllables(text: str, style: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1 << 16)
-def pinyin(word: str, style: Literal["plain", "tone", "wade"] = "plain") -> str:
-    """One Chinese word romanised: syllables joined (pinyin) or hyphenated (Wade-Giles)."""
-    syl = [s.replace("v", "ü") for s in _syllables(word, style)]
+def pinyin(
+    word: str, style: Literal["plain", "tone", "wade"] = "plain", by_char: bool = False
+) -> str:
+    """One Chinese word romanised: syllables joined (pinyin) or hyphenated (Wade-Giles).
+
+    ``by_char``: each character read on its own, as for a given name, whose characters
+    form no word (and the readings of single characters are worked out once)."""
+    if by_char and len(word) > 1:
+        parts = [x for c in word for x in _syllables(c, style)]
+    else:
+        parts = list(_syllables(word, style))
+    syl = [s.replace("v", "ü") for s in parts]
     if not syl:
         return word
     text = "-".join(syl) if style == "wade" else "".join(syl)

@@ -202,13 +202,15 @@ class World:
         typo_nat: list[str] = []
         typo_lat: list[str] = []
         rng = np.random.Generator(np.random.PCG64([self.seed, 7]))
+        draws = rng.random((n, 2, 3)).tolist()  # the choices of each party's two typos
         for p in self.parties:
             self.nat_off[p.idx], self.nat_n[p.idx] = len(native), len(p.names.native)
             native.extend(p.names.native)
             self.lat_off[p.idx], self.lat_n[p.idx] = len(latin), len(p.names.latin)
             latin.extend(p.names.latin)
-            typo_nat.append(names.typo(p.names.native[0], rng))
-            typo_lat.append(names.typo(p.names.latin[0], rng))
+            nat_u, lat_u = draws[p.idx]
+            typo_nat.append(names.typo_at(p.names.native[0], *nat_u))
+            typo_lat.append(names.typo_at(p.names.latin[0], *lat_u))
         self.s_native = pl.Series(native, dtype=pl.String)
         self.s_latin = pl.Series(latin, dtype=pl.String)
         self.s_typo_nat = pl.Series(typo_nat, dtype=pl.String)

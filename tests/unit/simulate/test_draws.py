@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shadowtrace.simulate.flows import exact_share, strata
+from shadowtrace.simulate.draws import exact_share, strata
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.floats(0.0, 1.0))
