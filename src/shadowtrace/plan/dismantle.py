@@ -24,7 +24,12 @@ import numpy as np
 from shadowtrace.errors import ConfigError
 from shadowtrace.plan import adapt as adapt_mod
 from shadowtrace.plan.baselines import BASELINES, random_targets
-from shadowtrace.plan.evidence import counterparties, findings_of, target_records
+from shadowtrace.plan.evidence import (
+    counterparties,
+    findings_of,
+    record_statements,
+    target_records,
+)
 from shadowtrace.plan.interdiction import InterdictionResult, Method, interdict, max_flow
 from shadowtrace.plan.network import (
     DEFAULT_ADAPTATION,
@@ -271,6 +276,12 @@ def plan_dismantle(store: Store, options: DismantleOptions) -> DismantlePlan:
                 report.findings = findings_of(store, target.id)
         report.explanation = explain(report, options.adaptation)
         reports.append(report)
+    if options.evidence:
+        # the statements behind every record shown, in one pass
+        records = [r for rep in reports for r in rep.evidence.get("records", [])]
+        statements = record_statements(store, [str(r["record"]) for r in records])
+        for r in records:
+            r["statements"] = statements.get(str(r["record"]), [])
     summary = net.summary()
     summary["seconds_total"] = round(time.perf_counter() - started, 3)
     plan = DismantlePlan(

@@ -119,34 +119,40 @@ def target_records(store: Store, target: Target, limit: int = 5) -> list[dict[st
                 "value_usd": float(usd) if usd is not None else None,
                 "date": date,
                 "detail": detail,
-                "statements": record_statements(store, str(rid)),
+                "statements": [],
             }
         )
     return out
 
 
-def record_statements(store: Store, record_id: str) -> list[dict[str, Any]]:
-    """The key statements of one record (canonical id), with source file and row."""
+def record_statements(store: Store, record_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The key statements of records (canonical ids), with source file and row, in one
+    pass over the statements."""
+    ids = sorted(set(record_ids))
+    if not ids:
+        return {}
     rows = store.con.execute(
         """
-        SELECT f.id, f.entity_id, f.prop, f.value, src.name, f.source_row
+        SELECT f.canonical_id, f.id, f.entity_id, f.prop, f.value, src.name, f.source_row
         FROM ftm_statements f LEFT JOIN sources src ON src.source_id = f.source_id
-        WHERE f.canonical_id = ? AND list_contains(?, f.prop)
-        ORDER BY f.prop, f.value
+        WHERE list_contains(?, f.canonical_id) AND list_contains(?, f.prop)
+        ORDER BY f.canonical_id, f.prop, f.value
         """,
-        [record_id, list(_KEY_PROPS)],
+        [ids, list(_KEY_PROPS)],
     ).fetchall()
-    return [
-        {
-            "statement_id": r[0],
-            "entity_id": r[1],
-            "prop": r[2],
-            "value": r[3],
-            "source": r[4],
-            "source_row": r[5],
-        }
-        for r in rows
-    ]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(str(r[0]), []).append(
+            {
+                "statement_id": r[1],
+                "entity_id": r[2],
+                "prop": r[3],
+                "value": r[4],
+                "source": r[5],
+                "source_row": r[6],
+            }
+        )
+    return out
 
 
 def findings_of(store: Store, entity_id: str, limit: int = 10) -> list[dict[str, Any]]:
