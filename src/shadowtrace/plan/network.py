@@ -712,24 +712,22 @@ def _roles(
         else:
             roles.append("passes listed goods on")
     if "m" in layers:
+        money: list[str] = []
         if item.get("classification") in ("exchange", "otc_desk"):
-            roles.append(str(item["classification"]).replace("_", " "))
+            money.append(str(item["classification"]).replace("_", " "))
         elif item.get("broker"):
-            roles.append("netting broker")
+            money.append("netting broker")
         elif item.get("branch"):
-            roles.append("branch selling cash yuan")
+            money.append("branch selling cash yuan")
         elif item.get("app_owner"):
-            roles.append("app account holder")
+            money.append("app account holder")
         elif item.get("wallet_holder"):
-            roles.append("wallet holder")
-        src = ends.get(("m:" + eid, "source"))
-        snk = ends.get(("m:" + eid, "sink"))
-        if src:
-            roles.append("beneficiary of refused payments")
-        if snk:
-            roles.append("payer of refused payments")
-        if not src and not snk and len(roles) == ("g" in layers):
-            roles.append("money intermediary")
+            money.append("wallet holder")
+        if ends.get(("m:" + eid, "source")):
+            money.append("beneficiary of refused payments")
+        if ends.get(("m:" + eid, "sink")):
+            money.append("payer of refused payments")
+        roles += money or ["money intermediary"]
     return tuple(roles)
 
 
