@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,11 +84,15 @@ def _usd(x: float) -> str:
     return f"${x:,.0f}"
 
 
-def _workdir(path: Path | None) -> Path:
+@contextmanager
+def _workdir(path: Path | None) -> Iterator[Path]:
+    """``path``, or a temporary folder removed afterwards (re-simulated worlds are big)."""
     if path is not None:
         path.mkdir(parents=True, exist_ok=True)
-        return path
-    return Path(tempfile.mkdtemp(prefix="shadowtrace-plan-"))
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="shadowtrace-plan-") as tmp:
+        yield Path(tmp)
 
 
 # ----------------------------------------------------------------------------- dismantle
@@ -194,14 +200,15 @@ def dismantle_cmd(
                 f"evaluating on {ref.path} (scenario {ref.scenario}, seed {ref.seed}, "
                 f"scale {ref.scale:g}); re-simulating, this takes a while"
             )
-            run_evaluate(
-                st,
-                plan,
-                world=ref,
-                workdir=_workdir(workdir),
-                random_seeds=random_seeds,
-                budgets=sorted({budget, *extra}),
-            )
+            with _workdir(workdir) as work:
+                run_evaluate(
+                    st,
+                    plan,
+                    world=ref,
+                    workdir=work,
+                    random_seeds=random_seeds,
+                    budgets=sorted({budget, *extra}),
+                )
         save(st, plan)
         if policy_out is not None:
             parties = None
@@ -371,12 +378,12 @@ def restore_cmd(
     for path in policy or []:
         loaded = load_policy(path)  # validates
         pols[loaded.name] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    with Store.open(_store_path(store)) as st:
+    with Store.open(_store_path(store)) as st, _workdir(workdir) as work:
         result = plan_restore(
             st,
             policies=pols or None,
             world=WorldRef.read(world) if world is not None else None,
-            workdir=_workdir(workdir) if pols else None,
+            workdir=work if pols else None,
             start=_date(window_start, "--window-start"),
             end=_date(window_end, "--window-end"),
         )
@@ -453,7 +460,11 @@ def whatif_cmd(
     world: WorldOpt = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder for the worlds and whatif.json (default: temporary)."),
+        typer.Option(
+            "--out",
+            help="Folder for the worlds and whatif.json (default: worlds in a temporary "
+            "folder, whatif.json here).",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -465,22 +476,23 @@ def whatif_cmd(
 
     pol = load_policy(policy)
     raw = yaml.safe_load(policy.read_text(encoding="utf-8")) or {}
-    work = _workdir(out_dir)
-    if world is not None:
-        ref = WorldRef.read(world)
-    else:
-        scn = load_scenario(scenario)
-        ref = WorldRef(work / "world", scn.name, seed, scale)
-    result = whatif(ref, {"name": pol.name, **raw}, work)
-    data = result.to_dict()
-    (work / "whatif.json").write_text(
-        json.dumps(data, default=str, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    with _workdir(out_dir) as work:
+        if world is not None:
+            ref = WorldRef.read(world)
+        else:
+            scn = load_scenario(scenario)
+            ref = WorldRef(work / "world", scn.name, seed, scale)
+        result = whatif(ref, {"name": pol.name, **raw}, work)
+        data = result.to_dict()
+        written = (out_dir or Path(".")) / "whatif.json"
+        written.write_text(
+            json.dumps(data, default=str, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     if as_json:
         print(json.dumps(data, default=str, ensure_ascii=False))
         return
     print_whatif(data)
-    err.print(f"written to {work / 'whatif.json'}")
+    err.print(f"written to {written}")
 
 
 # ----------------------------------------------------------------------------- default
@@ -506,9 +518,8 @@ def run_default_plans(store_path: str, workdir: Path | None = None) -> dict[str,
     from shadowtrace.plan.restore import save as save_restore
     from shadowtrace.store import Store
 
-    work = _workdir(workdir)
     done: dict[str, Any] = {}
-    with Store.open(store_path) as st:
+    with Store.open(store_path) as st, _workdir(workdir) as work:
         first, last = records_period(st)
         if first is None or last is None:
             raise ConfigError("the store holds no dated records to plan on")
