@@ -124,3 +124,51 @@ def test_observed_channels_and_report(store, plan):
     data = plan_report_data(store)
     assert data is not None and data["dismantle"]["targets"]
     json.dumps(data, default=str)
+
+
+def test_commands(store, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from shadowtrace.plan.commands import register
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    runner = CliRunner()
+    path = store.path
+    store.close()  # the commands open the store themselves
+    try:
+        res = runner.invoke(
+            app,
+            ["plan", "replace", "--budget", "20000000", "--phases", "2", "--store", path, "--json"],
+        )
+        assert res.exit_code == 0, res.output
+        data = json.loads(res.stdout)
+        assert data["plan_id"].startswith("replace-")
+        assert data["summary"]["spent"] <= 20_000_000
+        policy = tmp_path / "plan.yml"
+        res = runner.invoke(
+            app,
+            [
+                "plan",
+                "dismantle",
+                "--budget",
+                "3",
+                "--from",
+                "2024-07-01",
+                "--store",
+                path,
+                "--policy-out",
+                str(policy),
+                "--json",
+            ],
+        )
+        assert res.exit_code == 0, res.output
+        data = json.loads(res.stdout)
+        assert len(data["targets"]) == 3 and data["solver"]["method"] in ("exact", "heuristic")
+        from shadowtrace.simulate import load_policy
+
+        assert load_policy(policy).from_date == FROM
+    finally:
+        store.con = Store.open(path).con  # later fixtures' users keep a live store
