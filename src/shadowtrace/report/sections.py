@@ -12,7 +12,7 @@ Built-in sections are listed here; other packages add sections through the
 :class:`Section`).
 
 >>> [s.id for s in builtin_sections()]
-['overview', 'findings', 'flows', 'inventory', 'sources']
+['overview', 'findings', 'flows', 'inventory', 'plan', 'sources']
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ class Section:
 
 def builtin_sections() -> list[Section]:
     """The sections shadowtrace ships, in page order."""
+    from shadowtrace.plan.report import section as plan_section
     from shadowtrace.report import data
 
-    return [
+    sections = [
         Section(
             "overview",
             "Overview",
@@ -91,7 +92,9 @@ def builtin_sections() -> list[Section]:
             90,
             "The source files the store was built from.",
         ),
+        plan_section(),
     ]
+    return sorted(sections, key=lambda s: (s.order, s.id))
 
 
 def available_sections() -> list[Section]:

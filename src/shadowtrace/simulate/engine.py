@@ -508,19 +508,28 @@ def _generate(
     for b in range(n_batches):
         d0 = world.start + span * b // n_batches
         d1 = world.start + span * (b + 1) // n_batches
-        rng = np.random.Generator(np.random.PCG64([seed, 1000 + b]))
         batch = Out(rid, b + 1)
-        gen = BatchGen(world, batch, rng, cal)
+        gen = BatchGen(world, batch, np.random.Generator(np.random.PCG64([seed, 1000 + b])), cal)
 
         def share(k: str, b: int = b) -> int:
             return totals[k] * (b + 1) // n_batches - totals[k] * b // n_batches
 
-        gen.trade_orders(share("trade"), d0, d1)
-        gen.sme_needs(share("sme"), d0, d1)
-        gen.domestic(share("domestic"), d0, d1)
-        gen.crypto_noise(share("crypto"), d0, d1)
-        gen.app_noise(share("app"), d0, d1)
-        gen.cash_noise(share("cash"), d0, d1)
+        # Each kind of traffic draws from a stream of its own: a policy that changes how
+        # many records one kind writes (a chain blocked, a desk closed) would otherwise
+        # shift the random numbers of every kind generated after it, and the world with
+        # the policy would differ from the world without it in flows it never touched.
+        for k, (kind, make) in enumerate(
+            (
+                ("trade", gen.trade_orders),
+                ("sme", gen.sme_needs),
+                ("domestic", gen.domestic),
+                ("crypto", gen.crypto_noise),
+                ("app", gen.app_noise),
+                ("cash", gen.cash_noise),
+            )
+        ):
+            gen.rng = np.random.Generator(np.random.PCG64([seed, 1000 + b, k]))
+            make(share(kind), d0, d1)
         pending.result()  # the previous batch is written (its errors surface here)
         pending = pool.submit(writers.write, batch)
         rid = batch.rid

@@ -118,12 +118,17 @@ class BatchGen:
                 if role == "branch":
                     region = self.w.parties[int(i)].region
                     same = [j for j in same if self.w.parties[j].region == region] or same
-                role_pool[int(i)] = np.asarray(same or [i], dtype=np.int64)
+                role_pool[int(i)] = np.asarray(same, dtype=np.int64)
+            # with every desk or branch of its kind closed, a flow has nowhere to go
+            stuck = np.zeros(len(idx), dtype=bool)
             for i, pool in role_pool.items():
                 m = hit & (idx == i)
+                if not len(pool):
+                    stuck |= m
+                    continue
                 sub = self.pick(pool, self.rng.random(int(m.sum())))
                 idx[m] = sub
-            blocked |= hit & ~adapt
+            blocked |= hit & (~adapt | stuck)
         return idx, blocked
 
     def tid(self, idx: IntArray) -> pl.Series:
@@ -223,8 +228,14 @@ class BatchGen:
         ill = s.num("illicit_order_share")
         legit = s.num("legit_direct_share")
         kind = np.where(U[:, 1] < ill, 0, np.where(U[:, 1] < ill + legit, 1, 2))
+        # chains, direct trade and local trade each draw from a stream of their own, so
+        # that a policy that blocks chains leaves the others' random numbers as they were
+        streams = self.rng.spawn(3)
+        self.rng = streams[0]
         self._chains(U[kind == 0], days[kind == 0])
+        self.rng = streams[1]
         self._direct(U[kind == 1], days[kind == 1])
+        self.rng = streams[2]
         self._local(U[kind == 2], days[kind == 2])
 
     def _goods_line(self, li: IntArray, base_usd: FloatArray, u: FloatArray) -> GoodsLine:
@@ -647,14 +658,21 @@ class BatchGen:
         policy_moved = np.zeros(n, dtype=bool)
         if self.channels_closed:
             after = rdays >= self.from_day
-            open_ = [c for c in names_ if c not in self.channels_closed] or ["bank_agent"]
+            # a substitute among the channels still open to the payer (cash yuan is sold
+            # only in the occupied territories); with none left, the payment fails
+            open_any = [c for c in names_ if c not in self.channels_closed] or [""]
+            open_ru = [c for c in open_any if c not in ("cash_yuan", "")] or [""]
+            pick_any = np.asarray(open_any, dtype=object)[
+                (U[:, 5] * len(open_any)).astype(np.int64) % len(open_any)
+            ]
+            pick_ru = np.asarray(open_ru, dtype=object)[
+                (U[:, 5] * len(open_ru)).astype(np.int64) % len(open_ru)
+            ]
+            sub = np.where(occupied_payer, pick_any, pick_ru)
+            none_left = sub == ""
+            adapt = (U[:, 4] < s.num("adapt_probability")) & ~none_left
             for c in self.channels_closed:
                 hit = rejected & after & (channel == c)
-                adapt = U[:, 4] < s.num("adapt_probability")
-                sub = np.asarray(open_, dtype=object)[
-                    (U[:, 5] * len(open_)).astype(np.int64) % len(open_)
-                ]
-                sub = np.where((sub == "cash_yuan") & ~occupied_payer, "bank_agent", sub)
                 channel = np.where(hit & adapt, sub, channel)
                 blocked |= hit & ~adapt
                 policy_moved |= hit & adapt

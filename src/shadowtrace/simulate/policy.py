@@ -13,7 +13,9 @@ with that listing date) and the named channels are closed; flows that would have
 them adapt: a substitute intermediary, a renamed or re-registered front, another
 branch, exchange, bank or payment channel, or, with the scenario's remaining
 probability, no flow at all. ``channel:<name>`` closes or opens a whole rerouting
-channel (bank_agent, usdt, netting, app, cash_yuan). Closing an exchange
+channel (bank_agent, usdt, netting, app, cash_yuan). A flow whose every substitute is
+closed too (every desk or branch of its kind, every channel open to its payer) cannot
+adapt and stops. Closing an exchange
 (``usdt_exchange:``) also moves the ordinary deposits and withdrawals of its users to
 the other exchanges and the OTC desks, or ends them with the same remaining probability.
 """

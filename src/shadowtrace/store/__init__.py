@@ -154,8 +154,8 @@ class Store:
     def _applied_versions(self) -> set[int]:
         exists = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta_migrations'"
-        ).fetchone()
-        if not exists or not exists[0]:
+        ).fetchall()
+        if not exists or not exists[0][0]:
             return set()
         rows = self.con.execute("SELECT version FROM meta_migrations").fetchall()
         return {int(r[0]) for r in rows}
@@ -214,7 +214,9 @@ class Store:
         for sql in views:
             fingerprint.update(sql.encode())
         digest = fingerprint.hexdigest()
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+        # fetchall: a result left half-read keeps the connection busy (DuckDB 2)
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'model'").fetchall()
+        row = rows[0] if rows else None
         if row is not None and row[0] == digest:
             return
         extensions = extension_schemata()

@@ -254,4 +254,90 @@ GRAPH = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS, FINDINGS, GRAPH)
+PLANS = Migration(
+    5,
+    "plans: dismantle targets, flows before and after, replacements, channels",
+    (
+        """
+        CREATE TABLE plans (
+            plan_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            name VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            params JSON,
+            summary JSON
+        )
+        """,
+        # one row per chosen target (dismantle) in the order chosen
+        """
+        CREATE TABLE plan_targets (
+            plan_id VARCHAR NOT NULL,
+            rank INTEGER NOT NULL,
+            target_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            policy_ref VARCHAR,
+            caption VARCHAR,
+            roles VARCHAR[],
+            flow_through DOUBLE,
+            cut_static DOUBLE,
+            cut_adapted DOUBLE,
+            explanation VARCHAR,
+            findings VARCHAR[],
+            evidence JSON
+        )
+        """,
+        # flow removed by a strategy at a budget, at one stage: model_static,
+        # model_adapted (the network), truth_static, truth_adapted (the simulator)
+        """
+        CREATE TABLE plan_flows (
+            plan_id VARCHAR NOT NULL,
+            strategy VARCHAR NOT NULL,
+            budget INTEGER,
+            stage VARCHAR NOT NULL,
+            base DOUBLE,
+            removed DOUBLE,
+            share DOUBLE,
+            details JSON
+        )
+        """,
+        """
+        CREATE TABLE plan_replacements (
+            plan_id VARCHAR NOT NULL,
+            phase INTEGER NOT NULL,
+            group_key VARCHAR NOT NULL,
+            category VARCHAR,
+            supplier VARCHAR,
+            supplier_name VARCHAR,
+            model VARCHAR,
+            site VARCHAR,
+            region VARCHAR,
+            units INTEGER NOT NULL,
+            replaced INTEGER NOT NULL,
+            option VARCHAR,
+            unit_cost DOUBLE,
+            cost DOUBLE,
+            criticality DOUBLE,
+            capacity DOUBLE,
+            capacity_unit VARCHAR,
+            reasons JSON
+        )
+        """,
+        # volume by channel, observed or under a policy, with the fees paid on it
+        """
+        CREATE TABLE plan_channels (
+            plan_id VARCHAR NOT NULL,
+            scenario VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            transparent BOOLEAN NOT NULL,
+            volume DOUBLE,
+            records BIGINT,
+            fees_low DOUBLE,
+            fees_high DOUBLE,
+            details JSON
+        )
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS, FINDINGS, GRAPH, PLANS)
