@@ -29,21 +29,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Final, Literal
 
-import phonenumbers
 import yaml
-from pypinyin import lazy_pinyin
 from rigour.addresses import normalize_address
 from rigour.ids import IBAN as IBAN_ID
 from rigour.ids import IMO as IMO_ID
 from rigour.ids import INN, LEI, OGRN, USCC, IdentifierFormat
-from rigour.names import NamePartTag, NameTypeTag, Symbol, SymbolCategory, analyze_names
+from rigour.names import Name, NamePartTag, NameTypeTag, Symbol, SymbolCategory, analyze_names
 from rigour.text.scripts import text_scripts
+
+from shadowtrace.resolve import persons
 
 __all__ = [
     "MAX_NAME_CHARS",
@@ -56,6 +56,7 @@ __all__ = [
     "clean_text",
     "han_to_latin",
     "name_form",
+    "name_forms",
     "name_type_of_schema",
     "normalize_address_text",
     "normalize_identifier",
@@ -168,6 +169,8 @@ def _han_glossary() -> _HanGlossary:
 
 
 def _pinyin(text: str) -> str:
+    from pypinyin import lazy_pinyin  # loads its phrase tables: only when Han text is seen
+
     return "".join(lazy_pinyin(text, errors="ignore")).lower()
 
 
@@ -372,15 +375,8 @@ _WANTED_SYMBOLS: Final = frozenset(
 )
 
 
-@lru_cache(maxsize=200_000)
-def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
-    """Analyse one name into its compare form; ``None`` when nothing comparable is left.
-
-    >>> name_form("Mr. John Smith", "PER").key
-    'john smith'
-    >>> name_form("", "PER") is None, name_form("\\x00 -- ", "ORG") is None
-    (True, True)
-    """
+def _prepare_text(value: str, name_type: NameType) -> tuple[str, frozenset[str]] | None:
+    """The cleaned text of a name as rigour will analyse it, and its scripts."""
     text = clean_text(value)
     if not text:
         return None
@@ -391,10 +387,55 @@ def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
     scripts = scripts_of(text)
     if "Han" in scripts:
         text = han_to_latin(text, name_type)
-    names = analyze_names(_TYPE_TAGS[name_type], [text], consolidate=False)
-    if not names:
-        return None
-    name = next(iter(names))
+    return text, scripts
+
+
+_ORG_UPGRADE_CHARS: Final = 3
+"""rigour's ORG_CLASS_UPGRADE_MIN_CHARS: a legal form this long makes an ENT name an ORG."""
+
+
+def _org_upgrade(name: Name) -> bool:
+    """Whether rigour would upgrade this (org-tagged) ENT name to ORG."""
+    for span in name.spans:
+        if (
+            span.symbol.category == Symbol.Category.ORG_CLASS
+            and sum(len(part.form) for part in span.parts) >= _ORG_UPGRADE_CHARS
+        ):
+            return True
+    return False
+
+
+def _analyze(texts: Sequence[str], name_type: NameType, table: bool = True) -> list[Name | None]:
+    """rigour's analysis of each text (one ``Name`` or ``None``), symbols attached.
+
+    rigour tags person names, and entity names without a legal form, with an
+    automaton it builds from its person-name corpus on first use (seconds). With
+    ``table`` (and a table that fits the installed rigour), those names are analysed
+    without it and tagged from the shipped person-name table in one batch
+    (``persons``): persons with ``symbols=False``; entities as organisations (the org
+    tagger, the same rewrite) plus the person symbols when rigour would not have
+    upgraded them to organisations. The result is rigour's own (see the tests).
+    """
+    fast = table and name_type in ("PER", "ENT") and persons.available()
+    out: list[Name | None] = []
+    if not fast:
+        tag = _TYPE_TAGS[name_type]
+        for text in texts:
+            names = analyze_names(tag, [text], consolidate=False)
+            out.append(next(iter(names)) if names else None)
+        return out
+    person = name_type == "PER"
+    tag = NameTypeTag.PER if person else NameTypeTag.ORG
+    for text in texts:
+        names = analyze_names(tag, [text], consolidate=False, symbols=not person)
+        out.append(next(iter(names)) if names else None)
+    persons.tag_names([n for n in out if n is not None and (person or not _org_upgrade(n))])
+    return out
+
+
+def _form_of(
+    value: str, name_type: NameType, name: Name, scripts: frozenset[str]
+) -> NameForm | None:
     part_symbols: dict[int, set[Symbol]] = {}
     for span in name.spans:
         if span.symbol.category not in _WANTED_SYMBOLS:
@@ -432,6 +473,38 @@ def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
     if not tokens:
         return None
     return NameForm(original=value, name_type=name_type, tokens=tuple(tokens), scripts=scripts)
+
+
+def name_forms(
+    values: Sequence[str], name_type: NameType = "ENT", table: bool = True
+) -> list[NameForm | None]:
+    """``name_form`` of many names of one type at once (one table lookup for persons).
+
+    ``table=False`` has rigour tag every name itself (the reference for the tests).
+    """
+    prepared = [_prepare_text(v, name_type) for v in values]
+    texts = [p[0] for p in prepared if p is not None]
+    analysed = iter(_analyze(texts, name_type, table))
+    out: list[NameForm | None] = []
+    for value, prep in zip(values, prepared, strict=True):
+        if prep is None:
+            out.append(None)
+            continue
+        name = next(analysed)
+        out.append(None if name is None else _form_of(value, name_type, name, prep[1]))
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
+    """Analyse one name into its compare form; ``None`` when nothing comparable is left.
+
+    >>> name_form("Mr. John Smith", "PER").key
+    'john smith'
+    >>> name_form("", "PER") is None, name_form("\\x00 -- ", "ORG") is None
+    (True, True)
+    """
+    return name_forms([value], name_type)[0]
 
 
 # ---------------------------------------------------------------------- identifiers
@@ -585,6 +658,8 @@ def normalize_phone(value: str, country: str | None = None) -> str | None:
     value = clean_text(value, limit=64)
     if sum(c.isdigit() for c in value) < 6:
         return None
+    import phonenumbers  # its metadata loads on first use
+
     region = country.upper() if country and len(country) == 2 else None
     try:
         parsed = phonenumbers.parse(value, region)
