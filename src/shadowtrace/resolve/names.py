@@ -46,8 +46,12 @@ __all__ = [
     "Aligned",
     "NameComparison",
     "NameModel",
+    "NameProfile",
+    "TokenSims",
     "compare_names",
+    "compare_profiles",
     "name_model",
+    "script_rule",
 ]
 
 KIND_WEIGHTS: Final[dict[TokenKind, float]] = {
@@ -128,6 +132,25 @@ FEATURES: Final[tuple[str, ...]] = (
 )
 
 
+def _typo_sim(a: str, b: str) -> float:
+    """``1 - 1/length`` when ``a`` and ``b`` differ by one typing error (a letter added,
+    dropped or replaced, or two adjacent letters swapped), else 0."""
+    longest = max(len(a), len(b))
+    if longest == 0 or abs(len(a) - len(b)) > 1:
+        return 0.0
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        one = len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    else:
+        one = levenshtein(a, b, max_edits=2) <= 1
+    return 1.0 - 1.0 / longest if one else 0.0
+
+
 def _edit_sim(a: str, b: str) -> float:
     longest = max(len(a), len(b))
     if longest == 0:
@@ -141,8 +164,29 @@ def _edit_sim(a: str, b: str) -> float:
     return 1.0 - distance / longest
 
 
-def token_sim(a: Token, b: Token, person: bool) -> tuple[float, str]:
-    """How alike two tokens are, in [0, 1], and the rule that said so."""
+def script_rule(left: NameForm, right: NameForm) -> int:
+    """How strictly to compare the spelling of two names' words.
+
+    ``0``: freely (up to a third of a word's letters): names written in different
+    scripts, or in Latin, come through different transliterations and languages.
+    ``1``: one typing error in the words as written (a letter added, dropped or
+    replaced, two swapped): both names are written in the same other script, so their
+    Latin forms come out of one transliteration, and a larger difference is a
+    different word ("Лазарев" and "Назаров").
+    ``2``: not at all: both are written in Chinese characters, where pinyin that differs
+    in a letter is a different character, a different name ("何力", "何磊").
+    """
+    if len(left.scripts) != 1 or left.scripts != right.scripts:
+        return 0
+    script = next(iter(left.scripts))
+    if script == "Latin":
+        return 0
+    return 2 if script == "Han" else 1
+
+
+def token_sim(a: Token, b: Token, person: bool, strict: int = 0) -> tuple[float, str]:
+    """How alike two tokens are, in [0, 1], and the rule that said so (``strict``: see
+    ``script_rule``)."""
     if a.kind == "number" or b.kind == "number":
         if a.number is not None and a.number == b.number:
             return 1.0, "number"
@@ -168,34 +212,93 @@ def token_sim(a: Token, b: Token, person: bool) -> tuple[float, str]:
             best, how = 0.8, "nickname"
         else:
             best, how = 0.85, "synonym"
-    sim = max(_edit_sim(a.skeleton, b.skeleton), _edit_sim(a.text, b.text))
+    if strict == 2:
+        return best, how
+    if strict == 1:
+        sim = _typo_sim(a.native, b.native)
+    else:
+        sim = max(_edit_sim(a.skeleton, b.skeleton), _edit_sim(a.text, b.text))
     if sim > best:
         best, how = sim, "spelling"
-    if a.phonetic and a.phonetic == b.phonetic and len(a.phonetic) >= 2 and best < 0.8:
+    if (
+        not strict
+        and a.phonetic
+        and a.phonetic == b.phonetic
+        and len(a.phonetic) >= 2
+        and best < 0.8
+    ):
         best, how = 0.8, "phonetic"
     return best, how
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """One token, or two adjacent tokens run together."""
+class TokenSims:
+    """A cache of ``token_sim`` results for tokens numbered by the caller.
 
-    idx: tuple[int, ...]
-    token: Token
+    ``resolve`` numbers the distinct tokens of a run (``NameProfile.tids``); the same
+    two words meet again and again across pairs of names (legal forms, common words,
+    the names of one entity in many records).
+    """
+
+    __slots__ = ("cache",)
+
+    def __init__(self) -> None:
+        self.cache: dict[int, tuple[float, str]] = {}
 
 
-@lru_cache(maxsize=100_000)
-def _units(tokens: tuple[Token, ...]) -> list[_Unit]:
-    units = [_Unit((i,), t) for i, t in enumerate(tokens)]
-    for size in (2, 3):
-        for i in range(len(tokens) - size + 1):
-            run = tokens[i : i + size]
-            if any(t.kind == "number" for t in run):
-                continue
-            text = "".join(t.text for t in run)
-            joined = Token(text, skeleton(text), "", "name", frozenset())
-            units.append(_Unit(tuple(range(i, i + size)), joined))
-    return units
+class NameProfile:
+    """What ``compare_names`` needs of one name, computed once per name.
+
+    ``units`` are its tokens, then its runs of two and of three adjacent tokens (no
+    numbers) run together into one word, each with the token indexes it covers.
+    """
+
+    __slots__ = (
+        "by_first",
+        "core_count",
+        "core_total",
+        "form",
+        "joined",
+        "legal",
+        "numbers",
+        "singles",
+        "tids",
+        "total",
+        "weights",
+    )
+
+    def __init__(self, form: NameForm, tids: tuple[int, ...] | None = None) -> None:
+        tokens = form.tokens
+        self.form = form
+        self.tids = tids
+        self.weights = [KIND_WEIGHTS[t.kind] for t in tokens]
+        self.total = sum(self.weights)
+        self.core_total = sum(
+            w for w, t in zip(self.weights, tokens, strict=True) if t.kind in _CORE
+        )
+        self.core_count = sum(1 for t in tokens if t.kind in _CORE)
+        self.numbers = frozenset(t.number for t in tokens if t.kind == "number")
+        legal = [t for t in tokens if t.kind == "legal"]
+        self.legal: frozenset[str] | None = (
+            frozenset().union(*(t.symbols for t in legal)) if legal else None
+        )
+        self.singles = tokens
+        self.by_first: dict[str, list[int]] = {}
+        for i, token in enumerate(tokens):
+            self.by_first.setdefault(token.text[0], []).append(i)
+        joined: list[tuple[tuple[int, ...], Token]] = []
+        for size in (2, 3):
+            for i in range(len(tokens) - size + 1):
+                run = tokens[i : i + size]
+                if any(t.kind == "number" for t in run):
+                    continue
+                text = "".join(t.text for t in run)
+                joined.append((tuple(range(i, i + size)), _joined_token(text)))
+        self.joined = joined
+
+
+@lru_cache(maxsize=65536)
+def _joined_token(text: str) -> Token:
+    return Token(text, skeleton(text), "", "name", frozenset())
 
 
 def _discordance(pairs: list[tuple[int, int]]) -> float:
@@ -214,55 +317,85 @@ def _discordance(pairs: list[tuple[int, int]]) -> float:
 
 def compare_names(left: NameForm, right: NameForm) -> NameComparison:
     """Align two names and measure the features of the alignment (see the module doc)."""
+    return compare_profiles(NameProfile(left), NameProfile(right))
+
+
+def compare_profiles(
+    lp: NameProfile, rp: NameProfile, sims: TokenSims | None = None
+) -> NameComparison:
+    """``compare_names`` on profiles (built once per name), with a token-sim cache."""
+    left, right = lp.form, rp.form
     person = "PER" in (left.name_type, right.name_type)
+    strict = script_rule(left, right)
     result = NameComparison(left=left.original, right=right.original)
-    lt, rt = left.tokens, right.tokens
-    candidates: list[tuple[float, int, _Unit, _Unit, str]] = []
-    right_units = _units(rt)
-    for lu in _units(lt):
-        for ru in right_units:
-            if len(lu.idx) > 1 or len(ru.idx) > 1:
-                # A run-together unit only ever pairs with one token that spells it.
-                if len(lu.idx) > 1 and len(ru.idx) > 1:
-                    continue
-                a, b = lu.token.text, ru.token.text
-                if a[0] != b[0] or abs(len(a) - len(b)) > 2:
-                    continue
-            sim, how = token_sim(lu.token, ru.token, person)
-            if len(lu.idx) + len(ru.idx) > 2:
-                # A run-together pair must spell the same word.
-                if sim < 0.9:
-                    continue
-                how = "joined"
-            if sim >= _MIN_SIM:
-                candidates.append((sim, len(lu.token.text) + len(ru.token.text), lu, ru, how))
-    candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
+    lt, rt = lp.singles, rp.singles
+    nl, nr = len(lt), len(rt)
+    cache = sims.cache if sims is not None and lp.tids is not None and rp.tids is not None else None
+    # Candidates as (sim, letters, left unit, right unit, how, left idx, right idx); the
+    # unit numbers order ties as the nested loop over all unit pairs would.
+    candidates: list[tuple[float, int, int, int, str, tuple[int, ...], tuple[int, ...]]] = []
+    if cache is not None:
+        ltids, rtids = lp.tids, rp.tids
+        flags = (4 if person else 0) | strict
+        for i, a in enumerate(lt):
+            base = (ltids[i] << 28) | flags  # type: ignore[index]
+            for j, b in enumerate(rt):
+                key = base | (rtids[j] << 3)  # type: ignore[index]
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = token_sim(a, b, person, strict)
+                if found[0] >= _MIN_SIM:
+                    sim, how = found
+                    candidates.append((sim, len(a.text) + len(b.text), i, j, how, (i,), (j,)))
+    else:
+        for i, a in enumerate(lt):
+            for j, b in enumerate(rt):
+                sim, how = token_sim(a, b, person, strict)
+                if sim >= _MIN_SIM:
+                    candidates.append((sim, len(a.text) + len(b.text), i, j, how, (i,), (j,)))
+    # A run-together unit only ever pairs with one token that spells it.
+    for u, (idx, token) in enumerate(lp.joined):
+        text = token.text
+        for j in rp.by_first.get(text[0], ()):
+            b = rt[j]
+            if abs(len(text) - len(b.text)) > 2:
+                continue
+            sim, _ = token_sim(token, b, person, strict)
+            if sim >= 0.9:
+                candidates.append((sim, len(text) + len(b.text), nl + u, j, "joined", idx, (j,)))
+    for u, (idx, token) in enumerate(rp.joined):
+        text = token.text
+        for i in lp.by_first.get(text[0], ()):
+            a = lt[i]
+            if abs(len(text) - len(a.text)) > 2:
+                continue
+            sim, _ = token_sim(a, token, person, strict)
+            if sim >= 0.9:
+                candidates.append((sim, len(a.text) + len(text), i, nr + u, "joined", (i,), idx))
+    candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3]))
     used_l: set[int] = set()
     used_r: set[int] = set()
-    total_l = sum(KIND_WEIGHTS[t.kind] for t in lt)
-    total_r = sum(KIND_WEIGHTS[t.kind] for t in rt)
-    core_l = sum(KIND_WEIGHTS[t.kind] for t in lt if t.kind in _CORE)
-    core_r = sum(KIND_WEIGHTS[t.kind] for t in rt if t.kind in _CORE)
+    wl_all, wr_all = lp.weights, rp.weights
     matched = 0.0
     matched_core = 0.0
     order: list[tuple[int, int]] = []
-    for sim, _, lu, ru, how in candidates:
-        if used_l.intersection(lu.idx) or used_r.intersection(ru.idx):
+    for sim, _, _, _, how, li, ri in candidates:
+        if used_l.intersection(li) or used_r.intersection(ri):
             continue
-        used_l.update(lu.idx)
-        used_r.update(ru.idx)
-        wl = sum(KIND_WEIGHTS[lt[i].kind] for i in lu.idx)
-        wr = sum(KIND_WEIGHTS[rt[i].kind] for i in ru.idx)
-        core = any(lt[i].kind in _CORE for i in lu.idx) or any(rt[i].kind in _CORE for i in ru.idx)
+        used_l.update(li)
+        used_r.update(ri)
+        wl = sum(wl_all[i] for i in li)
+        wr = sum(wr_all[i] for i in ri)
+        core = any(lt[i].kind in _CORE for i in li) or any(rt[i].kind in _CORE for i in ri)
         matched += sim * (wl + wr)
         if core:
-            order.append((lu.idx[0], ru.idx[0]))
+            order.append((li[0], ri[0]))
             matched_core += sim * (wl + wr)
             result.fuzz += 1.0 - sim
         result.aligned.append(
             Aligned(
-                left=" ".join(lt[i].text for i in lu.idx),
-                right=" ".join(rt[i].text for i in ru.idx),
+                left=" ".join(lt[i].text for i in li),
+                right=" ".join(rt[i].text for i in ri),
                 sim=sim,
                 how=how,
                 weight=(wl + wr) / 2,
@@ -270,33 +403,28 @@ def compare_names(left: NameForm, right: NameForm) -> NameComparison:
             )
         )
     # Order the explanation as the left name reads.
-    result.aligned.sort(key=lambda a: left.key.find(a.left))
+    key = left.key
+    result.aligned.sort(key=lambda a: key.find(a.left))
     rest_l = [t for i, t in enumerate(lt) if i not in used_l]
     rest_r = [t for i, t in enumerate(rt) if i not in used_r]
     result.unmatched_left = [t.text for t in rest_l]
     result.unmatched_right = [t.text for t in rest_r]
-    result.coverage = matched / (total_l + total_r) if total_l + total_r else 0.0
-    result.core_coverage = matched_core / (core_l + core_r) if core_l + core_r else 0.0
+    total = lp.total + rp.total
+    core_total = lp.core_total + rp.core_total
+    result.coverage = matched / total if total else 0.0
+    result.core_coverage = matched_core / core_total if core_total else 0.0
     ul = sum(KIND_WEIGHTS[t.kind] for t in rest_l if t.kind in _CORE)
     ur = sum(KIND_WEIGHTS[t.kind] for t in rest_r if t.kind in _CORE)
     result.conflict = min(ul, ur)
     result.extra = abs(ul - ur)
-    nums_l = {t.number for t in lt if t.kind == "number"}
-    nums_r = {t.number for t in rt if t.kind == "number"}
-    if nums_l != nums_r and (nums_l or nums_r):
+    if lp.numbers != rp.numbers and (lp.numbers or rp.numbers):
         result.number_conflict = 1.0
-    legal_l = [t for t in lt if t.kind == "legal"]
-    legal_r = [t for t in rt if t.kind == "legal"]
-    if legal_l and legal_r:
-        syms_l = frozenset().union(*(t.symbols for t in legal_l))
-        syms_r = frozenset().union(*(t.symbols for t in legal_r))
-        if not syms_l & syms_r:
-            result.legal_conflict = 1.0
+    if lp.legal is not None and rp.legal is not None and not lp.legal & rp.legal:
+        result.legal_conflict = 1.0
     if person:
         result.order = _discordance(order)
-    result.exact = 1.0 if left.key == right.key else 0.0
-    core_tokens = min(sum(1 for t in lt if t.kind in _CORE), sum(1 for t in rt if t.kind in _CORE))
-    result.short = 1.0 if core_tokens <= 1 else 0.0
+    result.exact = 1.0 if key == right.key else 0.0
+    result.short = 1.0 if min(lp.core_count, rp.core_count) <= 1 else 0.0
     return result
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Final, Literal
@@ -48,12 +48,15 @@ from shadowtrace.resolve import persons
 __all__ = [
     "MAX_NAME_CHARS",
     "MAX_TOKENS",
+    "PERSONAL_SCHEMES",
+    "STRONG_SCHEMES",
     "Identifier",
     "NameForm",
     "NameType",
     "Token",
     "TokenKind",
     "clean_text",
+    "han_pinyin_table",
     "han_to_latin",
     "name_form",
     "name_forms",
@@ -61,6 +64,7 @@ __all__ = [
     "normalize_address_text",
     "normalize_identifier",
     "normalize_phone",
+    "pinyin_to_english",
     "scripts_of",
     "skeleton",
 ]
@@ -228,6 +232,74 @@ def _han_person(run: str) -> list[str]:
     return [w for w in (_pinyin(family), _pinyin(given)) if w]
 
 
+_HAN_PINYIN_HEADER: Final = """\
+# Toneless pinyin of the words of han.yml (two or more syllables, written together)
+# -> the English words han.yml gives them. Written by bench/build_han_pinyin.py from
+# han.yml with pypinyin; do not edit by hand.
+"""
+
+
+def han_pinyin_table() -> str:
+    """The text of ``data/han_pinyin.yml``, computed from ``han.yml`` (needs pypinyin)."""
+    from pypinyin import lazy_pinyin
+
+    glossary = _han_glossary()
+    table: dict[str, str] = {}
+    for word, english in sorted(glossary.words.items()):
+        syllables = lazy_pinyin(word, errors="ignore", v_to_u=True)
+        if len(syllables) >= 2:
+            table.setdefault(_fold("".join(syllables)), english)
+    return _HAN_PINYIN_HEADER + yaml.safe_dump(table, allow_unicode=True, sort_keys=True)
+
+
+def _fold(word: str) -> str:
+    """Lower case without tone marks or other accents (``Yǒuxiàn`` -> ``youxian``)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@cache
+def _han_pinyin() -> tuple[dict[str, str], int]:
+    text = resources.files("shadowtrace.resolve").joinpath("data/han_pinyin.yml").read_text()
+    table = {str(k): str(v) for k, v in (yaml.safe_load(text) or {}).items()}
+    return table, max((len(k) for k in table), default=0)
+
+
+_LATIN_WORD = re.compile(r"[^\W\d_]+")
+_PINYIN_RUN: Final = 4
+"""Words of a pinyin business term are looked for in runs of at most this many."""
+
+
+def pinyin_to_english(value: str) -> str:
+    """Replace the pinyin spellings of the business words of ``han.yml`` by their English.
+
+    >>> pinyin_to_english("Heihe Xinan Guoji Maoyi Youxian Gongsi")
+    'Heihe Xinan international trading co ltd'
+    >>> pinyin_to_english("Xúzhōu Chéngtōng Rìyòng Pǐn Yǒuxiàn Gōngsī")
+    'Xúzhōu Chéngtōng daily necessities co ltd'
+    >>> pinyin_to_english("Vostok Trade LLC")
+    'Vostok Trade LLC'
+    """
+    table, longest = _han_pinyin()
+    words = _LATIN_WORD.findall(value)
+    folded = [_fold(w) for w in words]
+    out: list[str] = []
+    i = 0
+    changed = False
+    while i < len(words):
+        for size in range(min(_PINYIN_RUN, len(words) - i), 0, -1):
+            key = "".join(folded[i : i + size])
+            if len(key) <= longest and key in table:
+                out.append(table[key])
+                i += size
+                changed = True
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out) if changed else value
+
+
 def han_to_latin(value: str, name_type: NameType = "ORG") -> str:
     """Rewrite every Han run in ``value`` into Latin words (see the module docstring).
 
@@ -304,6 +376,8 @@ class Token:
     symbols: frozenset[str]
     """rigour symbols (``NAME:Q…`` for a given name across scripts, ``ORGCLS:LLC`` …)."""
     number: int | None = None
+    native: str = ""
+    """The word as written (lower case), in its own script."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,16 +388,27 @@ class NameForm:
     name_type: NameType
     tokens: tuple[Token, ...]
     scripts: frozenset[str]
+    key: str = field(init=False, compare=False)
+    """The tokens joined by spaces: equal keys mean equal names."""
 
-    @property
-    def key(self) -> str:
-        """The tokens joined by spaces: equal keys mean equal names."""
-        return " ".join(t.text for t in self.tokens)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", " ".join(t.text for t in self.tokens))
 
     @property
     def core(self) -> tuple[str, ...]:
         """Tokens that name this thing (no legal forms, stop or generic words)."""
         return tuple(t.text for t in self.tokens if t.kind in ("name", "number", "place"))
+
+    @property
+    def compact(self) -> str:
+        """The skeletons of its words run together, legal forms and stop words left out
+        (a person's in alphabetical order): "Global Supply LLP", "GlobalSupply Ltd" and
+        "GLOBAL-SUPPLY" are all ``globalsupli``.
+        """
+        words = [t.skeleton for t in self.tokens if t.kind not in ("legal", "stop")]
+        if self.name_type == "PER":
+            words.sort()
+        return "".join(words)
 
 
 def _is_word_char(char: str) -> bool:
@@ -375,11 +460,18 @@ _WANTED_SYMBOLS: Final = frozenset(
 )
 
 
+_INITIALS = re.compile(r"(?<=\w)\.(?=\w)")
+_LATIN: Final = frozenset({"Latin"})
+
+
 def _prepare_text(value: str, name_type: NameType) -> tuple[str, frozenset[str]] | None:
     """The cleaned text of a name as rigour will analyse it, and its scripts."""
     text = clean_text(value)
     if not text:
         return None
+    if name_type == "PER" and "." in text:
+        # "Румянцева В.И.", "J.R. Smith": initials run together by full stops
+        text = _INITIALS.sub(". ", text)
     if name_type == "PER" and text.count(",") == 1:
         # "FAMILY, Given" as lists write it
         family, given = text.split(",")
@@ -387,6 +479,8 @@ def _prepare_text(value: str, name_type: NameType) -> tuple[str, frozenset[str]]
     scripts = scripts_of(text)
     if "Han" in scripts:
         text = han_to_latin(text, name_type)
+    elif name_type in ("ORG", "ENT") and scripts == _LATIN:
+        text = pinyin_to_english(text)
     return text, scripts
 
 
@@ -468,6 +562,7 @@ def _form_of(
                 kind=kind,
                 symbols=frozenset(str(s).strip("[]") for s in symbols),
                 number=number,
+                native=part.form,
             )
         )
     if not tokens:
@@ -515,7 +610,8 @@ class Identifier:
     """An identifier in compare form, with the scheme it was recognised as."""
 
     scheme: str
-    """``inn``, ``ogrn``, ``uscc``, ``lei``, ``imo``, ``iban``, ``bic``, ``wallet`` or ``id``."""
+    """``inn``, ``ogrn``, ``uscc``, ``lei``, ``imo``, ``iban``, ``bic``, ``wallet``,
+    ``username``, ``national_id``, ``passport`` or ``id`` (recognised by none)."""
     value: str
     valid: bool
 
@@ -524,8 +620,18 @@ class Identifier:
         """Strong schemes identify one entity: two different values are a conflict."""
         return self.scheme in STRONG_SCHEMES and self.valid
 
+    @property
+    def personal(self) -> bool:
+        """An identity document: one person's, but a person may hold several."""
+        return self.scheme in PERSONAL_SCHEMES
 
-STRONG_SCHEMES: Final = frozenset({"inn", "ogrn", "uscc", "lei", "imo", "wallet"})
+
+STRONG_SCHEMES: Final = frozenset({"inn", "ogrn", "uscc", "lei", "imo", "wallet", "username"})
+"""One value per entity: a shared value identifies it, different values are a veto."""
+PERSONAL_SCHEMES: Final = frozenset({"national_id", "passport"})
+"""Identity documents: a shared number identifies a person as strongly as a strong
+scheme; different numbers weigh against a match but do not veto it (documents are
+renewed, and people hold more than one)."""
 
 _CHECKED: Final[dict[str, type[IdentifierFormat]]] = {
     "inn": INN,
@@ -554,8 +660,9 @@ PROP_SCHEMES: Final[dict[str, str | None]] = {
     "registrationNumber": None,
     "taxNumber": None,
     "vatCode": None,
-    "idNumber": None,
-    "passportNumber": None,
+    "idNumber": "national_id",
+    "passportNumber": "passport",
+    "username": "username",
     "okpoCode": None,
     "uniqueEntityId": None,
     "npiCode": None,
@@ -623,6 +730,9 @@ def normalize_identifier(value: str, scheme: str | None = None) -> Identifier | 
     if scheme in _CHECKED:
         found = _checked(scheme, compact)
         return found if found is not None else Identifier(scheme, compact, False)
+    if scheme is not None:
+        # A scheme without a check digit (usernames, identity documents): taken as given.
+        return Identifier(scheme, compact, True)
     for guess in ("uscc", "lei", "iban", "ogrn", "inn"):
         found = _checked(guess, compact)
         if found is not None:
