@@ -11,11 +11,13 @@ pairs that share something rare:
 The keys of each distinct name form come from Python (``name_keys``); everything
 else is SQL over the tables of ``entities.analyse``. Each key is weighted by its
 rarity (inverse document frequency; identifiers and contacts by a fixed weight) and
-keys held by more than ``max_block`` entities are dropped. A key held by at most
+keys held by more than ``max_block`` entities are not blocked on. A key held by at most
 ``small_block`` entities pairs all of them; a larger one pairs each entity only with
 its ``window`` neighbours in name order (a sorted neighbourhood), so that the pairs
 grow linearly with the entities, not with the square of the block sizes. Each pair
-is then weighed by all the keys its two entities share, and each entity keeps its
+is then weighed by all the keys its two entities share; a pair whose shared keys
+carry less than ``min_coverage`` of the weight of the keys of the lighter entity
+("Ivan" in common, nothing else) is dropped, and each entity keeps its
 ``per_entity`` strongest candidates. The SQL uses nothing DuckDB-only (joins, window
 functions, ``range``), so the same statements can run on Spark.
 """
@@ -68,6 +70,9 @@ class BlockingConfig:
     """Each entity keeps at most this many candidates (by summed key weight)."""
     min_weight: float = 0.0
     """Pairs whose shared keys weigh less than this are dropped."""
+    min_coverage: float = 0.3
+    """Pairs whose shared keys weigh less than this share of the keys of the entity with
+    the lighter keys are dropped: one common word in common is not worth a comparison."""
 
 
 def form_keys(form: NameForm) -> list[str]:
@@ -163,10 +168,21 @@ def build_candidates(
         "JOIN _rs_ent e ON e.eno = k.eno"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_weights AS "
+        "CREATE OR REPLACE TEMP TABLE _rs_allw AS "
         "SELECT key, count(*) AS df, coalesce(max(fixed), ln(? / count(*))) AS weight "
-        "FROM _rs_keys GROUP BY key HAVING count(*) BETWEEN 2 AND ?",
-        [float(max(total, 2)), config.max_block],
+        "FROM _rs_keys GROUP BY key HAVING count(*) >= 2",
+        [float(max(total, 2))],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_weights AS "
+        "SELECT key, df, weight FROM _rs_allw WHERE df <= ?",
+        [config.max_block],
+    )
+    # Each entity's keys in all (that some other entity shares too), for the coverage.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_total AS "
+        "SELECT k.eno, sum(w.weight) AS total FROM _rs_keys k "
+        "JOIN _rs_allw w ON w.key = k.key GROUP BY k.eno"
     )
     # Members of each block in name order: neighbours in a large block look alike.
     con.execute(
@@ -193,7 +209,14 @@ def build_candidates(
         "CREATE OR REPLACE TEMP TABLE _rs_raw AS "
         "SELECT c.l, c.r, sum(w.weight) AS weight FROM _rs_cand c "
         "JOIN _rs_keys a ON a.eno = c.l JOIN _rs_keys b ON b.eno = c.r AND b.key = a.key "
-        "JOIN _rs_weights w ON w.key = a.key GROUP BY c.l, c.r"
+        "JOIN _rs_allw w ON w.key = a.key GROUP BY c.l, c.r"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_raw AS "
+        "SELECT r.l, r.r, r.weight FROM _rs_raw r "
+        "JOIN _rs_total tl ON tl.eno = r.l JOIN _rs_total tr ON tr.eno = r.r "
+        "WHERE r.weight >= ? * least(tl.total, tr.total)",
+        [config.min_coverage],
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_pairs AS "
@@ -205,6 +228,6 @@ def build_candidates(
         ") ranked WHERE rl <= ? OR rr <= ?",
         [config.min_weight, config.per_entity, config.per_entity],
     )
-    for table in ("_rs_raw", "_rs_cand", "_rs_members"):
+    for table in ("_rs_raw", "_rs_cand", "_rs_members", "_rs_allw", "_rs_total"):
         con.execute(f"DROP TABLE {table}")
     return int(con.execute("SELECT count(*) FROM _rs_pairs").fetchall()[0][0])

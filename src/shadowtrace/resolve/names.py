@@ -48,8 +48,11 @@ __all__ = [
     "NameModel",
     "NameProfile",
     "TokenSims",
+    "align",
     "compare_names",
     "compare_profiles",
+    "comparison_of",
+    "explain_alignment",
     "name_model",
     "script_rule",
 ]
@@ -256,10 +259,13 @@ class NameProfile:
         "by_first",
         "core_count",
         "core_total",
+        "cores",
         "form",
         "joined",
         "legal",
+        "lengths",
         "numbers",
+        "script",
         "singles",
         "tids",
         "total",
@@ -270,12 +276,24 @@ class NameProfile:
         tokens = form.tokens
         self.form = form
         self.tids = tids
-        self.weights = [KIND_WEIGHTS[t.kind] for t in tokens]
-        self.total = sum(self.weights)
-        self.core_total = sum(
-            w for w, t in zip(self.weights, tokens, strict=True) if t.kind in _CORE
-        )
-        self.core_count = sum(1 for t in tokens if t.kind in _CORE)
+        weights = [KIND_WEIGHTS[t.kind] for t in tokens]
+        cores = [t.kind in _CORE for t in tokens]
+        self.weights = weights
+        self.cores = cores
+        self.lengths = [len(t.text) for t in tokens]
+        scripts = form.scripts
+        script = next(iter(scripts)) if len(scripts) == 1 else None
+        # The one script other than Latin the name is written in (see ``script_rule``).
+        self.script = None if script == "Latin" else script
+        self.total = sum(weights)
+        core_total = 0.0
+        core_count = 0
+        for w, c in zip(weights, cores, strict=True):
+            if c:
+                core_total += w
+                core_count += 1
+        self.core_total = core_total
+        self.core_count = core_count
         self.numbers = frozenset(t.number for t in tokens if t.kind == "number")
         legal = [t for t in tokens if t.kind == "legal"]
         self.legal: frozenset[str] | None = (
@@ -286,13 +304,15 @@ class NameProfile:
         for i, token in enumerate(tokens):
             self.by_first.setdefault(token.text[0], []).append(i)
         joined: list[tuple[tuple[int, ...], Token]] = []
+        numbers = [t.kind == "number" for t in tokens]
+        texts = [t.text for t in tokens]
         for size in (2, 3):
             for i in range(len(tokens) - size + 1):
-                run = tokens[i : i + size]
-                if any(t.kind == "number" for t in run):
+                if True in numbers[i : i + size]:
                     continue
-                text = "".join(t.text for t in run)
-                joined.append((tuple(range(i, i + size)), _joined_token(text)))
+                joined.append(
+                    (tuple(range(i, i + size)), _joined_token("".join(texts[i : i + size])))
+                )
         self.joined = joined
 
 
@@ -320,111 +340,201 @@ def compare_names(left: NameForm, right: NameForm) -> NameComparison:
     return compare_profiles(NameProfile(left), NameProfile(right))
 
 
+Raw = tuple[tuple[int, ...], tuple[int, ...], float, str, float, bool]
+"""An aligned pair as ``align`` finds it: left and right token indexes, similarity,
+the rule, weight and whether it is a core pair."""
+
+
+def align(
+    lp: NameProfile, rp: NameProfile, sims: TokenSims | None = None
+) -> tuple[list[float], list[Raw], list[bool], list[bool]]:
+    """The features of two names (in the order of ``FEATURES``) and their alignment.
+
+    The work of ``compare_names`` without building its explanation: ``resolve`` calls
+    this for every pair of names and explains only the likely matches. (Written for
+    speed: names are short, so plain loops beat generators here.)
+    """
+    left, right = lp.form, rp.form
+    person = left.name_type == "PER" or right.name_type == "PER"
+    strict = 0
+    if lp.script is not None and lp.script == rp.script:
+        strict = 2 if lp.script == "Han" else 1
+    lt, rt = lp.singles, rp.singles
+    nl, nr = len(lt), len(rt)
+    llen, rlen = lp.lengths, rp.lengths
+    # Candidates as (-sim, -letters, left unit, right unit, rule, left idx, right idx):
+    # sorted, ties fall in the order of the nested loop over all pairs of units.
+    candidates: list[tuple[float, int, int, int, str, tuple[int, ...], tuple[int, ...]]] = []
+    append = candidates.append
+    ltids, rtids = lp.tids, rp.tids
+    if sims is not None and ltids is not None and rtids is not None:
+        cache = sims.cache
+        get = cache.get
+        flags = (4 if person else 0) | strict
+        shifted = [t << 3 for t in rtids]
+        for i in range(nl):
+            base = (ltids[i] << 28) | flags
+            for j in range(nr):
+                key = base | shifted[j]
+                found = get(key)
+                if found is None:
+                    found = cache[key] = token_sim(lt[i], rt[j], person, strict)
+                if found[0] >= _MIN_SIM:
+                    append((-found[0], -llen[i] - rlen[j], i, j, found[1], (i,), (j,)))
+    else:
+        for i in range(nl):
+            for j in range(nr):
+                sim, how = token_sim(lt[i], rt[j], person, strict)
+                if sim >= _MIN_SIM:
+                    append((-sim, -llen[i] - rlen[j], i, j, how, (i,), (j,)))
+    # A run-together unit only ever pairs with one token that spells it.
+    if lp.joined:
+        by_first = rp.by_first
+        for u, (idx, token) in enumerate(lp.joined):
+            text = token.text
+            size = len(text)
+            for j in by_first.get(text[0], ()):
+                if -2 <= size - rlen[j] <= 2:
+                    sim = token_sim(token, rt[j], person, strict)[0]
+                    if sim >= 0.9:
+                        append((-sim, -size - rlen[j], nl + u, j, "joined", idx, (j,)))
+    if rp.joined:
+        by_first = lp.by_first
+        for u, (idx, token) in enumerate(rp.joined):
+            text = token.text
+            size = len(text)
+            for i in by_first.get(text[0], ()):
+                if -2 <= size - llen[i] <= 2:
+                    sim = token_sim(lt[i], token, person, strict)[0]
+                    if sim >= 0.9:
+                        append((-sim, -llen[i] - size, i, nr + u, "joined", (i,), idx))
+    candidates.sort()
+    used_l = [False] * nl
+    used_r = [False] * nr
+    wl_all, wr_all = lp.weights, rp.weights
+    core_l, core_r = lp.cores, rp.cores
+    matched = 0.0
+    matched_core = 0.0
+    fuzz = 0.0
+    order: list[tuple[int, int]] = []
+    raw: list[Raw] = []
+    for neg_sim, _, _, _, how, li, ri in candidates:
+        if len(li) == 1 and len(ri) == 1:
+            i, j = li[0], ri[0]
+            if used_l[i] or used_r[j]:
+                continue
+            used_l[i] = used_r[j] = True
+            wl, wr = wl_all[i], wr_all[j]
+            core = core_l[i] or core_r[j]
+        else:
+            if any(used_l[i] for i in li) or any(used_r[i] for i in ri):
+                continue
+            for i in li:
+                used_l[i] = True
+            for i in ri:
+                used_r[i] = True
+            wl = sum(wl_all[i] for i in li)
+            wr = sum(wr_all[i] for i in ri)
+            core = any(core_l[i] for i in li) or any(core_r[i] for i in ri)
+        sim = -neg_sim
+        both = wl + wr
+        matched += sim * both
+        if core:
+            order.append((li[0], ri[0]))
+            matched_core += sim * both
+            fuzz += 1.0 - sim
+        raw.append((li, ri, sim, how, both / 2, core))
+    total = lp.total + rp.total
+    core_total = lp.core_total + rp.core_total
+    ul = 0.0
+    for i in range(nl):
+        if core_l[i] and not used_l[i]:
+            ul += wl_all[i]
+    ur = 0.0
+    for j in range(nr):
+        if core_r[j] and not used_r[j]:
+            ur += wr_all[j]
+    number_conflict = 0.0
+    if lp.numbers != rp.numbers and (lp.numbers or rp.numbers):
+        number_conflict = 1.0
+    legal_conflict = 0.0
+    if lp.legal is not None and rp.legal is not None and not lp.legal & rp.legal:
+        legal_conflict = 1.0
+    vector = [
+        matched / total if total else 0.0,
+        matched_core / core_total if core_total else 0.0,
+        ul if ul < ur else ur,
+        abs(ul - ur),
+        fuzz,
+        number_conflict,
+        legal_conflict,
+        1.0 if left.key == right.key else 0.0,
+        1.0 if lp.core_count <= 1 or rp.core_count <= 1 else 0.0,
+        _discordance(order) if person and len(order) > 1 else 0.0,
+    ]
+    return vector, raw, used_l, used_r
+
+
 def compare_profiles(
     lp: NameProfile, rp: NameProfile, sims: TokenSims | None = None
 ) -> NameComparison:
     """``compare_names`` on profiles (built once per name), with a token-sim cache."""
-    left, right = lp.form, rp.form
-    person = "PER" in (left.name_type, right.name_type)
-    strict = script_rule(left, right)
-    result = NameComparison(left=left.original, right=right.original)
+    return comparison_of(lp, rp, align(lp, rp, sims))
+
+
+def explain_alignment(
+    lp: NameProfile,
+    rp: NameProfile,
+    found: tuple[list[float], list[Raw], list[bool], list[bool]],
+) -> str:
+    """``comparison_of(lp, rp, found).explain()``, written straight from the alignment."""
+    _, raw, used_l, used_r = found
     lt, rt = lp.singles, rp.singles
-    nl, nr = len(lt), len(rt)
-    cache = sims.cache if sims is not None and lp.tids is not None and rp.tids is not None else None
-    # Candidates as (sim, letters, left unit, right unit, how, left idx, right idx); the
-    # unit numbers order ties as the nested loop over all unit pairs would.
-    candidates: list[tuple[float, int, int, int, str, tuple[int, ...], tuple[int, ...]]] = []
-    if cache is not None:
-        ltids, rtids = lp.tids, rp.tids
-        flags = (4 if person else 0) | strict
-        for i, a in enumerate(lt):
-            base = (ltids[i] << 28) | flags  # type: ignore[index]
-            for j, b in enumerate(rt):
-                key = base | (rtids[j] << 3)  # type: ignore[index]
-                found = cache.get(key)
-                if found is None:
-                    found = cache[key] = token_sim(a, b, person, strict)
-                if found[0] >= _MIN_SIM:
-                    sim, how = found
-                    candidates.append((sim, len(a.text) + len(b.text), i, j, how, (i,), (j,)))
-    else:
-        for i, a in enumerate(lt):
-            for j, b in enumerate(rt):
-                sim, how = token_sim(a, b, person, strict)
-                if sim >= _MIN_SIM:
-                    candidates.append((sim, len(a.text) + len(b.text), i, j, how, (i,), (j,)))
-    # A run-together unit only ever pairs with one token that spells it.
-    for u, (idx, token) in enumerate(lp.joined):
-        text = token.text
-        for j in rp.by_first.get(text[0], ()):
-            b = rt[j]
-            if abs(len(text) - len(b.text)) > 2:
-                continue
-            sim, _ = token_sim(token, b, person, strict)
-            if sim >= 0.9:
-                candidates.append((sim, len(text) + len(b.text), nl + u, j, "joined", idx, (j,)))
-    for u, (idx, token) in enumerate(rp.joined):
-        text = token.text
-        for i in lp.by_first.get(text[0], ()):
-            a = lt[i]
-            if abs(len(text) - len(a.text)) > 2:
-                continue
-            sim, _ = token_sim(a, token, person, strict)
-            if sim >= 0.9:
-                candidates.append((sim, len(a.text) + len(text), i, nr + u, "joined", (i,), idx))
-    candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3]))
-    used_l: set[int] = set()
-    used_r: set[int] = set()
-    wl_all, wr_all = lp.weights, rp.weights
-    matched = 0.0
-    matched_core = 0.0
-    order: list[tuple[int, int]] = []
-    for sim, _, _, _, how, li, ri in candidates:
-        if used_l.intersection(li) or used_r.intersection(ri):
-            continue
-        used_l.update(li)
-        used_r.update(ri)
-        wl = sum(wl_all[i] for i in li)
-        wr = sum(wr_all[i] for i in ri)
-        core = any(lt[i].kind in _CORE for i in li) or any(rt[i].kind in _CORE for i in ri)
-        matched += sim * (wl + wr)
-        if core:
-            order.append((li[0], ri[0]))
-            matched_core += sim * (wl + wr)
-            result.fuzz += 1.0 - sim
-        result.aligned.append(
-            Aligned(
-                left=" ".join(lt[i].text for i in li),
-                right=" ".join(rt[i].text for i in ri),
-                sim=sim,
-                how=how,
-                weight=(wl + wr) / 2,
-                core=core,
-            )
+    key = lp.form.key
+    items = []
+    for li, ri, sim, how, _, _ in raw:
+        left = " ".join(lt[i].text for i in li) if len(li) > 1 else lt[li[0]].text
+        right = " ".join(rt[i].text for i in ri) if len(ri) > 1 else rt[ri[0]].text
+        text = f"{left}={right}" if how == "exact" else f"{left}~{right} ({how} {sim:.2f})"
+        items.append((key.find(left), text))
+    items.sort(key=lambda item: item[0])
+    parts = [text for _, text in items]
+    if not all(used_l) or not all(used_r):
+        left = " ".join(t.text for i, t in enumerate(lt) if not used_l[i]) or "-"
+        right = " ".join(t.text for i, t in enumerate(rt) if not used_r[i]) or "-"
+        parts.append(f"unmatched: [{left}] vs [{right}]")
+    return "; ".join(parts)
+
+
+def comparison_of(
+    lp: NameProfile,
+    rp: NameProfile,
+    found: tuple[list[float], list[Raw], list[bool], list[bool]],
+) -> NameComparison:
+    """The ``NameComparison`` (features and explanation) of what ``align`` found."""
+    vector, raw, used_l, used_r = found
+    left, right = lp.form, rp.form
+    lt, rt = lp.singles, rp.singles
+    result = NameComparison(left=left.original, right=right.original)
+    for name, value in zip(FEATURES, vector, strict=True):
+        setattr(result, name, value)
+    aligned = [
+        Aligned(
+            left=" ".join(lt[i].text for i in li),
+            right=" ".join(rt[i].text for i in ri),
+            sim=sim,
+            how=how,
+            weight=weight,
+            core=core,
         )
+        for li, ri, sim, how, weight, core in raw
+    ]
     # Order the explanation as the left name reads.
     key = left.key
-    result.aligned.sort(key=lambda a: key.find(a.left))
-    rest_l = [t for i, t in enumerate(lt) if i not in used_l]
-    rest_r = [t for i, t in enumerate(rt) if i not in used_r]
-    result.unmatched_left = [t.text for t in rest_l]
-    result.unmatched_right = [t.text for t in rest_r]
-    total = lp.total + rp.total
-    core_total = lp.core_total + rp.core_total
-    result.coverage = matched / total if total else 0.0
-    result.core_coverage = matched_core / core_total if core_total else 0.0
-    ul = sum(KIND_WEIGHTS[t.kind] for t in rest_l if t.kind in _CORE)
-    ur = sum(KIND_WEIGHTS[t.kind] for t in rest_r if t.kind in _CORE)
-    result.conflict = min(ul, ur)
-    result.extra = abs(ul - ur)
-    if lp.numbers != rp.numbers and (lp.numbers or rp.numbers):
-        result.number_conflict = 1.0
-    if lp.legal is not None and rp.legal is not None and not lp.legal & rp.legal:
-        result.legal_conflict = 1.0
-    if person:
-        result.order = _discordance(order)
-    result.exact = 1.0 if key == right.key else 0.0
-    result.short = 1.0 if min(lp.core_count, rp.core_count) <= 1 else 0.0
+    aligned.sort(key=lambda a: key.find(a.left))
+    result.aligned = aligned
+    result.unmatched_left = [t.text for i, t in enumerate(lt) if not used_l[i]]
+    result.unmatched_right = [t.text for i, t in enumerate(rt) if not used_r[i]]
     return result
 
 
@@ -438,8 +548,12 @@ class NameModel:
     source: str
 
     def logit(self, comparison: NameComparison) -> float:
+        return self.logit_of(comparison.vector())
+
+    def logit_of(self, vector: list[float]) -> float:
+        """The log-odds of a feature vector (in the order of ``FEATURES``)."""
         total = self.intercept
-        for name, value in zip(FEATURES, comparison.vector(), strict=True):
+        for name, value in zip(FEATURES, vector, strict=True):
             total += self.coefficients.get(name, 0.0) * value
         return total
 

@@ -118,7 +118,13 @@ def clean_text(value: str, limit: int = MAX_NAME_CHARS) -> str:
     >>> clean_text("  Acme\\x00\\u200b Ltd\\t ")
     'Acme Ltd'
     """
-    value = unicodedata.normalize("NFC", value[: limit * 4])
+    value = value[: limit * 4]
+    if value.isprintable():
+        # No control, format or separator characters but the ASCII space: the common case.
+        if not unicodedata.is_normalized("NFC", value):
+            value = unicodedata.normalize("NFC", value)
+        return " ".join(value.split())[:limit].strip()
+    value = unicodedata.normalize("NFC", value)
     kept = []
     for char in value:
         category = unicodedata.category(char)
@@ -527,6 +533,15 @@ def _analyze(texts: Sequence[str], name_type: NameType, table: bool = True) -> l
     return out
 
 
+_NO_SYMBOLS: Final[set[Symbol]] = set()
+_NO_TEXTS: Final[frozenset[str]] = frozenset()
+
+
+@lru_cache(maxsize=200_000)
+def _symbol_text(symbol: Symbol) -> str:
+    return str(symbol).strip("[]")
+
+
 def _form_of(
     value: str, name_type: NameType, name: Name, scripts: frozenset[str]
 ) -> NameForm | None:
@@ -542,10 +557,12 @@ def _form_of(
         if not comparable.isascii():
             # Scripts that rigour does not latinise (Arabic, Devanagari …) stay as written.
             comparable = part.ascii or comparable
-        comparable = "".join(c for c in comparable.lower() if _is_word_char(c))
-        if not comparable:
-            continue
-        symbols = part_symbols.get(part.index, set())
+        comparable = comparable.lower()
+        if not comparable.isalnum():
+            comparable = "".join(c for c in comparable if _is_word_char(c))
+            if not comparable:
+                continue
+        symbols = part_symbols.get(part.index, _NO_SYMBOLS)
         categories = {s.category for s in symbols}
         kind = _kind_of(part.tag, categories, comparable, name_type)
         comparable = comparable[:64]
@@ -560,7 +577,7 @@ def _form_of(
                 skeleton=skeleton(comparable),
                 phonetic=part.metaphone or "",
                 kind=kind,
-                symbols=frozenset(str(s).strip("[]") for s in symbols),
+                symbols=frozenset(_symbol_text(s) for s in symbols) if symbols else _NO_TEXTS,
                 number=number,
                 native=part.form,
             )

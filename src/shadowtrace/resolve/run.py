@@ -54,6 +54,9 @@ DEFAULT_THRESHOLD: Final = 0.7
 """Pairs at or above this score are merged (subject to the clustering rules)."""
 
 CANONICAL_PREFIX: Final = "ST-"
+EXCLUSIVE_PREFIX: Final = "s:"
+"""``resolve_keys`` rows ``s:<scheme>:<value>`` hold each entity's identifiers of
+exclusive schemes, for the clustering's rule that one entity has one INN."""
 
 
 @dataclass
@@ -159,7 +162,8 @@ def apply_resolution(store: Store, threshold: float = DEFAULT_THRESHOLD) -> tupl
     Clusters only ever merge along a pair at or above the threshold (or a positive
     judgement), and average linkage only weighs pairs between the two clusters, so
     only the pairs inside a connected component of those links can matter: only they
-    are read and clustered (the result is that of clustering all pairs).
+    are read and clustered (the result is that of clustering all pairs). Clusters
+    never join different values of an exclusive identifier scheme (``cluster``).
 
     Returns ``(clusters of two or more, entity ids in them)``.
     """
@@ -189,9 +193,18 @@ def apply_resolution(store: Store, threshold: float = DEFAULT_THRESHOLD) -> tupl
                 "JOIN _rs_comp_arrow y ON y.entity_id = c.right_id AND y.comp = x.comp"
             ).fetchall()
         ]
+        exclusive: dict[str, list[tuple[str, str]]] = {}
+        for entity_id, key in con.execute(
+            "SELECT k.entity_id, k.key FROM resolve_keys k "
+            "SEMI JOIN _rs_comp_arrow x ON x.entity_id = k.entity_id "
+            "WHERE starts_with(k.key, ?)",
+            [EXCLUSIVE_PREFIX],
+        ).fetchall():
+            scheme, _, value = str(key)[len(EXCLUSIVE_PREFIX) :].partition(":")
+            exclusive.setdefault(str(entity_id), []).append((scheme, value))
     finally:
         con.unregister("_rs_comp_arrow")
-    heads = cluster(pairs, threshold, positive=positive, negative=negative)
+    heads = cluster(pairs, threshold, positive=positive, negative=negative, exclusive=exclusive)
     groups: dict[str, list[str]] = {}
     for member, head in heads.items():
         groups.setdefault(head, []).append(member)
@@ -257,9 +270,15 @@ def resolve(
         mark = time.perf_counter()
         report.records = analysed.entities
         report.candidates = build_candidates(store, analysed.forms, blocking)
+        store.con.execute(
+            "INSERT INTO resolve_keys SELECT DISTINCT e.entity_id, ? || i.scheme || ':' || i.value "
+            "FROM _rs_ident i JOIN _rs_ent e ON e.eno = i.eno WHERE i.strong",
+            [EXCLUSIVE_PREFIX],
+        )
         step("blocking")
         scores = score_pairs(store, analysed.forms, workers=workers)
         report.name_pairs = len(scores.logits)
+        report.timings.update(scores.timings)
         report.worker_peak_rss = scores.worker_peak_rss
         del analysed
         con = store.con

@@ -18,8 +18,9 @@ import math
 import multiprocessing
 import os
 import resource
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -31,7 +32,8 @@ from shadowtrace.resolve.names import (
     NameModel,
     NameProfile,
     TokenSims,
-    compare_profiles,
+    align,
+    explain_alignment,
     name_model,
 )
 from shadowtrace.resolve.normalize import NameForm, Token
@@ -55,37 +57,55 @@ class NameScores:
     explains: list[str | None]
     worker_peak_rss: int = 0
     """Largest peak RSS of a worker process, in bytes (0 when scored in-process)."""
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 _STATE: tuple[Sequence[NameForm], IntArray, IntArray, NameModel, float] | None = None
 
 
+class _Worker:
+    """What one process keeps between spans: name profiles and token similarities."""
+
+    def __init__(self, forms: Sequence[NameForm]) -> None:
+        self.forms = forms
+        self.profiles: dict[int, NameProfile] = {}
+        self.token_ids: dict[Token, int] = {}
+        self.sims = TokenSims()
+
+    def profile(self, fid: int) -> NameProfile:
+        found = self.profiles.get(fid)
+        if found is None:
+            form = self.forms[fid]
+            ids = self.token_ids
+            tids = tuple(ids.setdefault(t, len(ids)) for t in form.tokens)
+            found = self.profiles[fid] = NameProfile(form, tids)
+        return found
+
+
+_WORKER: _Worker | None = None
+
+
 def _score_span(span: tuple[int, int]) -> tuple[bytes, list[str | None], int]:
+    global _WORKER
     assert _STATE is not None
     forms, left, right, model, floor = _STATE
+    if _WORKER is None or _WORKER.forms is not forms:
+        _WORKER = _Worker(forms)
+    worker = _WORKER
+    profile = worker.profile
+    sims = worker.sims
     start, end = span
     logits = np.empty(end - start, dtype=np.float64)
     explains: list[str | None] = []
-    profiles: dict[int, NameProfile] = {}
-    token_ids: dict[Token, int] = {}
-    sims = TokenSims()
-
-    def profile(fid: int) -> NameProfile:
-        found = profiles.get(fid)
-        if found is None:
-            form = forms[fid]
-            tids = tuple(token_ids.setdefault(t, len(token_ids)) for t in form.tokens)
-            found = profiles[fid] = NameProfile(form, tids)
-        return found
-
     same: dict[int, tuple[float, str | None]] = {}
     for i in range(start, end):
         fl, fr = int(left[i]), int(right[i])
         cached = same.get(fl) if fl == fr else None
         if cached is None:
-            cmp = compare_profiles(profile(fl), profile(fr), sims)
-            logit = model.logit(cmp)
-            explain = cmp.explain() if logit >= floor else None
+            lp, rp = profile(fl), profile(fr)
+            found = align(lp, rp, sims)
+            logit = model.logit_of(found[0])
+            explain = explain_alignment(lp, rp, found) if logit >= floor else None
             if fl == fr:
                 same[fl] = (logit, explain)
         else:
@@ -108,7 +128,7 @@ def score_name_pairs(
     ``workers`` processes (default: the usable cores, at most two) share the work when
     there is enough of it; the result does not depend on their number.
     """
-    global _STATE
+    global _STATE, _WORKER
     model = model or name_model()
     floor = math.log(EXPLAIN_FLOOR / (1.0 - EXPLAIN_FLOOR))
     count = len(left)
@@ -127,6 +147,7 @@ def score_name_pairs(
             peak = max((p[2] for p in parts), default=0)
     finally:
         _STATE = None
+        _WORKER = None
     logits = np.frombuffer(b"".join(p[0] for p in parts), dtype=np.float64)
     explains = [e for p in parts for e in p[1]]
     return NameScores(logits=logits, explains=explains, worker_peak_rss=peak)
@@ -150,6 +171,7 @@ def score_pairs(
     """Fill ``_rs_scored(l, r, score, vetoed, features)`` for the pairs of ``_rs_pairs``."""
     model = model or name_model()
     con = store.con
+    mark = time.perf_counter()
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_fpairs AS "
         "SELECT DISTINCT a.fid AS fl, b.fid AS fr FROM _rs_pairs p "
@@ -158,7 +180,11 @@ def score_pairs(
     fpairs = con.sql("SELECT fl, fr FROM _rs_fpairs").to_arrow_table()
     left = fpairs.column("fl").to_numpy().astype(np.int32)
     right = fpairs.column("fr").to_numpy().astype(np.int32)
+    started = time.perf_counter()
     scores = score_name_pairs(forms, left, right, model, workers)
+    scores.timings["name pairs"] = round(started - mark, 3)
+    mark = time.perf_counter()
+    scores.timings["names scored"] = round(mark - started, 3)
     con.register(
         "_rs_flogit_arrow",
         pa.table(
@@ -366,4 +392,5 @@ def score_pairs(
         "_rs_terms",
     ):
         con.execute(f"DROP TABLE IF EXISTS {table}")
+    scores.timings["features"] = round(time.perf_counter() - mark, 3)
     return scores
