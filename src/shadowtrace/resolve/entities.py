@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from shadowtrace.resolve import parallel
 from shadowtrace.resolve.normalize import (
     PROP_SCHEMES,
     NameForm,
@@ -232,7 +233,61 @@ class _Interner:
         return fid
 
 
-def _names(store: Store) -> list[NameForm]:
+_NAME_CHUNK: Final = 10_000
+_NAME_PARALLEL_MIN: Final = 20_000
+"""Fewer distinct names than this are analysed in-process (forking costs more)."""
+
+PackedToken = tuple[str, str, str, str, tuple[str, ...], int | None, str]
+Packed = tuple[tuple[str, ...], tuple[PackedToken, ...]]
+
+
+def _pack(form: NameForm) -> Packed:
+    return (
+        tuple(sorted(form.scripts)),
+        tuple(
+            (t.text, t.skeleton, t.phonetic, t.kind, tuple(sorted(t.symbols)), t.number, t.native)
+            for t in form.tokens
+        ),
+    )
+
+
+def _analyse_span(task: tuple[NameType, int, int]) -> list[Packed | None]:
+    """Worker: the compare forms of names ``start:end`` of one type, packed as tuples."""
+    ntype, start, end = task
+    batch: list[str] = parallel.state()[ntype][start:end]
+    return [None if f is None else _pack(f) for f in name_forms(batch, ntype)]
+
+
+class _Decoder:
+    """Rebuild packed forms, one ``Token`` object per distinct token."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[PackedToken, Token] = {}
+        self.scripts: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def form(self, value: str, ntype: NameType, packed: Packed) -> NameForm:
+        scripts = self.scripts.get(packed[0])
+        if scripts is None:
+            scripts = self.scripts[packed[0]] = frozenset(packed[0])
+        tokens = []
+        for item in packed[1]:
+            token = self.tokens.get(item)
+            if token is None:
+                text, skel, phonetic, kind, symbols, number, native = item
+                token = self.tokens[item] = Token(
+                    text,
+                    skel,
+                    phonetic,
+                    kind,  # type: ignore[arg-type]
+                    frozenset(symbols),
+                    number,
+                    native,
+                )
+            tokens.append(token)
+        return NameForm(original=value, name_type=ntype, tokens=tuple(tokens), scripts=scripts)
+
+
+def _names(store: Store, workers: int | None = None) -> list[NameForm]:
     con = store.con
     first = PERSON_PARTS["first"]
     middle = PERSON_PARTS["middle"]
@@ -262,6 +317,7 @@ def _names(store: Store) -> list[NameForm]:
     fids: list[int] = []
     keys: list[str] = []
     compacts: list[str] = []
+    batches: dict[NameType, list[str]] = {}
     ntypes_all: tuple[NameType, ...] = ("PER", "ORG", "ENT", "OBJ")
     for ntype in ntypes_all:
         rows = con.execute(
@@ -269,11 +325,31 @@ def _names(store: Store) -> list[NameForm]:
             "WHERE e.ntype = ? ORDER BY 1",
             [ntype],
         ).fetchall()
-        batch = [str(r[0]) for r in rows]
-        for value, form in zip(batch, name_forms(batch, ntype), strict=True):
-            if form is None:
+        batches[ntype] = [str(r[0]) for r in rows]
+    tasks = [
+        (ntype, start, min(start + _NAME_CHUNK, len(batch)))
+        for ntype, batch in batches.items()
+        for start in range(0, len(batch), _NAME_CHUNK)
+    ]
+    total = sum(len(b) for b in batches.values())
+    if workers is None:
+        workers = parallel.default_workers()
+    if total < _NAME_PARALLEL_MIN:
+        workers = 1
+    if workers > 1:
+        # Load what every worker needs once, in the parent, for the workers to share.
+        for ntype in ntypes_all:
+            if batches[ntype]:
+                name_forms(["x"], ntype)
+    results = parallel.fork_map(_analyse_span, tasks, batches, workers)
+    decoder = _Decoder()
+    for (ntype, start, _), packed in zip(tasks, results, strict=True):
+        batch = batches[ntype]
+        for offset, item in enumerate(packed):
+            if item is None:
                 continue
-            values.append(value)
+            form = decoder.form(batch[start + offset], ntype, item)
+            values.append(batch[start + offset])
             ntypes.append(ntype)
             fids.append(interner.add(form))
             keys.append(form.key)
@@ -421,8 +497,13 @@ def _support(store: Store) -> None:
     con.unregister("_rs_email_arrow")
 
 
-def analyse(store: Store, step: Callable[[str], None] | None = None) -> Analysed:
-    """Fill the ``_rs_*`` tables (see the module docstring)."""
+def analyse(
+    store: Store, step: Callable[[str], None] | None = None, workers: int | None = None
+) -> Analysed:
+    """Fill the ``_rs_*`` tables (see the module docstring).
+
+    ``workers``: processes that analyse names (default: the usable cores, at most two).
+    """
     import time
 
     timings: dict[str, float] = {}
@@ -438,7 +519,7 @@ def analyse(store: Store, step: Callable[[str], None] | None = None) -> Analysed
 
     count = _entities(store)
     done("entities")
-    forms = _names(store)
+    forms = _names(store, workers)
     done("names")
     _identifiers(store)
     _support(store)

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import yaml
 from rigour.addresses import normalize_address
@@ -370,9 +370,8 @@ def skeleton(word: str) -> str:
     return word
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word of a name in compare form."""
+class Token(NamedTuple):
+    """One word of a name in compare form (a named tuple: cheap to build by the million)."""
 
     text: str
     """Latin, lower-case, ASCII."""
@@ -437,7 +436,10 @@ def _roman(word: str) -> int | None:
 
 
 def _kind_of(
-    tag: NamePartTag, categories: set[SymbolCategory], text: str, name_type: NameType
+    tag: NamePartTag,
+    categories: set[SymbolCategory] | frozenset[SymbolCategory],
+    text: str,
+    name_type: NameType,
 ) -> TokenKind:
     if tag == NamePartTag.LEGAL or Symbol.Category.ORG_CLASS in categories:
         return "legal"
@@ -505,36 +507,56 @@ def _org_upgrade(name: Name) -> bool:
     return False
 
 
-def _analyze(texts: Sequence[str], name_type: NameType, table: bool = True) -> list[Name | None]:
-    """rigour's analysis of each text (one ``Name`` or ``None``), symbols attached.
+Extra = dict[int, set[str]]
+"""Symbols (as text) of the parts of a name that the person-name table supplied."""
+
+
+def _analyze(
+    texts: Sequence[str], name_type: NameType, table: bool = True
+) -> list[tuple[Name, Extra] | None]:
+    """rigour's analysis of each text (one ``Name`` or ``None``), with its symbols.
 
     rigour tags person names, and entity names without a legal form, with an
     automaton it builds from its person-name corpus on first use (seconds). With
     ``table`` (and a table that fits the installed rigour), those names are analysed
-    without it and tagged from the shipped person-name table in one batch
+    without it, and the symbols come from the shipped person-name table in one batch
     (``persons``): persons with ``symbols=False``; entities as organisations (the org
     tagger, the same rewrite) plus the person symbols when rigour would not have
     upgraded them to organisations. The result is rigour's own (see the tests).
     """
     fast = table and name_type in ("PER", "ENT") and persons.available()
-    out: list[Name | None] = []
+    out: list[tuple[Name, Extra] | None] = []
     if not fast:
         tag = _TYPE_TAGS[name_type]
         for text in texts:
             names = analyze_names(tag, [text], consolidate=False)
-            out.append(next(iter(names)) if names else None)
+            out.append((next(iter(names)), {}) if names else None)
         return out
     person = name_type == "PER"
     tag = NameTypeTag.PER if person else NameTypeTag.ORG
+    analysed: list[Name | None] = []
     for text in texts:
         names = analyze_names(tag, [text], consolidate=False, symbols=not person)
-        out.append(next(iter(names)) if names else None)
-    persons.tag_names([n for n in out if n is not None and (person or not _org_upgrade(n))])
+        analysed.append(next(iter(names)) if names else None)
+    tagged = [n for n in analysed if n is not None and (person or not _org_upgrade(n))]
+    extras = iter(persons.part_symbols(tagged) or [{} for _ in tagged])
+    for name in analysed:
+        if name is None:
+            out.append(None)
+        elif person or not _org_upgrade(name):
+            out.append((name, next(extras)))
+        else:
+            out.append((name, {}))
     return out
 
 
-_NO_SYMBOLS: Final[set[Symbol]] = set()
 _NO_TEXTS: Final[frozenset[str]] = frozenset()
+_NO_CATEGORIES: Final[frozenset[SymbolCategory]] = frozenset()
+_CATEGORY_OF: Final[dict[str, SymbolCategory]] = {
+    "NAME": Symbol.Category.NAME,
+    "NICK": Symbol.Category.NICK,
+    "SYMBOL": Symbol.Category.SYMBOL,
+}
 
 
 @lru_cache(maxsize=200_000)
@@ -543,7 +565,7 @@ def _symbol_text(symbol: Symbol) -> str:
 
 
 def _form_of(
-    value: str, name_type: NameType, name: Name, scripts: frozenset[str]
+    value: str, name_type: NameType, name: Name, scripts: frozenset[str], extra: Extra
 ) -> NameForm | None:
     part_symbols: dict[int, set[Symbol]] = {}
     for span in name.spans:
@@ -551,6 +573,7 @@ def _form_of(
             continue
         for part in span.parts:
             part_symbols.setdefault(part.index, set()).add(span.symbol)
+    person = name_type == "PER"
     tokens: list[Token] = []
     for part in name.parts[:MAX_TOKENS]:
         comparable = part.comparable
@@ -562,24 +585,34 @@ def _form_of(
             comparable = "".join(c for c in comparable if _is_word_char(c))
             if not comparable:
                 continue
-        symbols = part_symbols.get(part.index, _NO_SYMBOLS)
-        categories = {s.category for s in symbols}
+        index = part.index
+        symbols = part_symbols.get(index)
+        added = extra.get(index) if extra else None
+        if symbols is None and added is None:
+            categories: set[SymbolCategory] | frozenset[SymbolCategory] = _NO_CATEGORIES
+            texts = _NO_TEXTS
+        else:
+            categories = {s.category for s in symbols} if symbols else set()
+            texts = frozenset(_symbol_text(s) for s in symbols) if symbols else _NO_TEXTS
+            if added:
+                categories.update(_CATEGORY_OF[t.partition(":")[0]] for t in added)
+                texts = texts.union(added)
         kind = _kind_of(part.tag, categories, comparable, name_type)
         comparable = comparable[:64]
         number = part.integer if part.numeric else None
-        if number is None and kind != "legal" and tokens and name_type != "PER":
+        if number is None and kind != "legal" and tokens and not person:
             number = _roman(comparable)
             if number is not None:
                 kind = "number"
         tokens.append(
             Token(
-                text=comparable,
-                skeleton=skeleton(comparable),
-                phonetic=part.metaphone or "",
-                kind=kind,
-                symbols=frozenset(_symbol_text(s) for s in symbols) if symbols else _NO_TEXTS,
-                number=number,
-                native=part.form,
+                comparable,
+                skeleton(comparable),
+                part.metaphone or "",
+                kind,
+                texts,
+                number,
+                part.form,
             )
         )
     if not tokens:
@@ -602,8 +635,11 @@ def name_forms(
         if prep is None:
             out.append(None)
             continue
-        name = next(analysed)
-        out.append(None if name is None else _form_of(value, name_type, name, prep[1]))
+        found = next(analysed)
+        if found is None:
+            out.append(None)
+        else:
+            out.append(_form_of(value, name_type, found[0], prep[1], found[1]))
     return out
 
 

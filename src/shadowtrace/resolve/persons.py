@@ -8,7 +8,9 @@ phrase → symbols, ships here as a table (``data/person_names.parquet``, derive
 rigour's data by ``bench/build_person_names.py``, sorted by phrase); the phrases of a
 name (its runs of one to ``max_tokens`` parts) are looked up in it (binary search, or
 one hash lookup for a batch) and applied to the name with rigour's own
-``Name.apply_phrase``, as rigour's tagger applies its matches. Loading the table takes
+``Name.apply_phrase`` (``tag_names``), as rigour's tagger applies its matches, or
+handed over as strings per part (``part_symbols``), which is what ``normalize``
+needs and saves building rigour's symbol objects. Loading the table takes
 a fraction of a second; building rigour's automaton takes several.
 
 The table records the rigour version it was derived from. With any other version
@@ -36,7 +38,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from rigour.names import Name, Symbol
 
-__all__ = ["available", "lookup", "phrases_of", "tag_names"]
+__all__ = ["available", "lookup", "part_symbols", "phrases_of", "tag_names"]
 
 
 class _Table:
@@ -139,6 +141,51 @@ def lookup(phrases: Iterable[str]) -> dict[str, list[str]]:
         while i < size and ordered[i] == phrase:
             out.setdefault(phrase, []).append(str(symbol_col[i].as_py()))
             i += 1
+    return out
+
+
+def part_symbols(names: Sequence[Name]) -> list[dict[int, set[str]]] | None:
+    """For each name, the table's symbols of each of its parts (by part index).
+
+    A one-word phrase gives its symbols to every part spelled so. A phrase of several
+    words (rare) is applied to the name with rigour's ``Name.apply_phrase`` (which
+    looks for its words in order, not necessarily side by side), so that its symbols
+    reach the name's spans as rigour's tagger would have put them. ``None`` when the
+    table cannot be used.
+    """
+    table = _table()
+    if table is None:
+        return None
+    limit = table.max_tokens
+    per_name: list[list[tuple[int, int, str]]] = []
+    phrases: list[str] = []
+    for name in names:
+        forms = [part.form for part in name.parts]
+        runs = []
+        for size in range(1, min(limit, len(forms)) + 1):
+            for i in range(len(forms) - size + 1):
+                phrase = forms[i] if size == 1 else " ".join(forms[i : i + size])
+                runs.append((i, size, phrase))
+                phrases.append(phrase)
+        per_name.append(runs)
+    found = lookup(phrases)
+    out: list[dict[int, set[str]]] = []
+    for name, runs in zip(names, per_name, strict=True):
+        symbols: dict[int, set[str]] = {}
+        if found:
+            parts = name.parts
+            applied: set[str] = set()
+            for start, size, phrase in runs:
+                hits = found.get(phrase)
+                if not hits:
+                    continue
+                if size == 1:
+                    symbols.setdefault(parts[start].index, set()).update(hits)
+                elif phrase not in applied:
+                    applied.add(phrase)
+                    for symbol in hits:
+                        name.apply_phrase(phrase, _symbol(symbol))
+        out.append(symbols)
     return out
 
 

@@ -248,7 +248,8 @@ def resolve(
 ) -> ResolveReport:
     """Resolve the entities of ``store``: see the module docstring.
 
-    ``workers``: processes that score names (default: the usable cores, at most two).
+    ``workers``: processes that analyse and score names (default: the usable cores, at
+    most two); the result does not depend on their number.
     """
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(f"threshold must be in (0, 1], not {threshold}")
@@ -265,7 +266,7 @@ def resolve(
             stage(name)
 
     try:
-        analysed = analyse(store)
+        analysed = analyse(store, workers=workers)
         report.timings.update(analysed.timings)
         mark = time.perf_counter()
         report.records = analysed.entities

@@ -15,8 +15,6 @@ pair of identical forms reuses that form's comparison with itself. The result,
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import resource
 import time
 from collections.abc import Sequence
@@ -27,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from shadowtrace.resolve import parallel
 from shadowtrace.resolve.compare import VETO_CAP, WEIGHTS
 from shadowtrace.resolve.names import (
     NameModel,
@@ -60,9 +59,6 @@ class NameScores:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-_STATE: tuple[Sequence[NameForm], IntArray, IntArray, NameModel, float] | None = None
-
-
 class _Worker:
     """What one process keeps between spans: name profiles and token similarities."""
 
@@ -87,8 +83,7 @@ _WORKER: _Worker | None = None
 
 def _score_span(span: tuple[int, int]) -> tuple[bytes, list[str | None], int]:
     global _WORKER
-    assert _STATE is not None
-    forms, left, right, model, floor = _STATE
+    forms, left, right, model, floor = parallel.state()
     if _WORKER is None or _WORKER.forms is not forms:
         _WORKER = _Worker(forms)
     worker = _WORKER
@@ -128,26 +123,20 @@ def score_name_pairs(
     ``workers`` processes (default: the usable cores, at most two) share the work when
     there is enough of it; the result does not depend on their number.
     """
-    global _STATE, _WORKER
+    global _WORKER
     model = model or name_model()
     floor = math.log(EXPLAIN_FLOOR / (1.0 - EXPLAIN_FLOOR))
     count = len(left)
     if workers is None:
-        workers = min(2, len(os.sched_getaffinity(0)))
+        workers = parallel.default_workers()
+    if count < _PARALLEL_MIN:
+        workers = 1
     spans = [(i, min(i + _CHUNK, count)) for i in range(0, count, _CHUNK)]
-    _STATE = (forms, left, right, model, floor)
     try:
-        if workers <= 1 or count < _PARALLEL_MIN:
-            parts = [_score_span(span) for span in spans]
-            peak = 0
-        else:
-            ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(workers) as pool:
-                parts = pool.map(_score_span, spans, chunksize=1)
-            peak = max((p[2] for p in parts), default=0)
+        parts = parallel.fork_map(_score_span, spans, (forms, left, right, model, floor), workers)
     finally:
-        _STATE = None
         _WORKER = None
+    peak = max((p[2] for p in parts), default=0) if workers > 1 else 0
     logits = np.frombuffer(b"".join(p[0] for p in parts), dtype=np.float64)
     explains = [e for p in parts for e in p[1]]
     return NameScores(logits=logits, explains=explains, worker_peak_rss=peak)
