@@ -29,6 +29,7 @@ from typing import Final
 
 import pyarrow as pa
 
+from shadowtrace.errors import StoreError
 from shadowtrace.resolve.normalize import (
     PROP_SCHEMES,
     NameForm,
@@ -38,12 +39,14 @@ from shadowtrace.resolve.normalize import (
     normalize_phone,
 )
 from shadowtrace.store import Store
+from shadowtrace.store.sql import ident
 
 __all__ = [
     "CONTACT_WEIGHT",
     "ID_WEIGHT",
     "BlockingConfig",
     "build_candidates",
+    "empty_table",
     "form_keys",
     "identifier_key",
     "name_keys",
@@ -140,6 +143,23 @@ def _register_form_keys(store: Store, forms: list[NameForm]) -> None:
     )
 
 
+def empty_table(store: Store, table: str) -> None:
+    """Empty a store table by recreating it from its own definition.
+
+    Far faster than deleting millions of rows from a table with a primary key; the
+    definition (columns, keys, defaults) is the one the migrations made.
+    """
+    row = store.con.execute(
+        "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
+        "AND schema_name = 'main'",
+        [table],
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"No table {table!r} in the store")
+    store.con.execute(f"DROP TABLE {ident(table)}")
+    store.con.execute(str(row[0]))
+
+
 def build_candidates(
     store: Store, forms: list[NameForm], config: BlockingConfig | None = None
 ) -> int:
@@ -152,7 +172,7 @@ def build_candidates(
     total = int(con.execute("SELECT count(*) FROM _rs_ent").fetchall()[0][0])
     _register_form_keys(store, forms)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_keys AS "
+        "CREATE OR REPLACE TEMP TABLE _rs_keytext AS "
         "SELECT DISTINCT n.eno, k.key, NULL::DOUBLE AS fixed "
         "FROM _rs_name n JOIN _rs_fkeys_arrow k ON k.fid = n.fid "
         "UNION ALL "
@@ -162,54 +182,58 @@ def build_candidates(
         [ID_WEIGHT, CONTACT_WEIGHT],
     )
     con.unregister("_rs_fkeys_arrow")
-    con.execute("DELETE FROM resolve_keys")
+    empty_table(store, "resolve_keys")
     con.execute(
-        "INSERT INTO resolve_keys SELECT e.entity_id, k.key FROM _rs_keys k "
+        "INSERT INTO resolve_keys SELECT e.entity_id, k.key FROM _rs_keytext k "
         "JOIN _rs_ent e ON e.eno = k.eno"
     )
+    # Keys that at least two entities share, numbered, with their weights; each
+    # entity's shared keys by number (integer joins from here on).
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_allw AS "
-        "SELECT key, count(*) AS df, coalesce(max(fixed), ln(? / count(*))) AS weight "
-        "FROM _rs_keys GROUP BY key HAVING count(*) >= 2",
+        "SELECT (row_number() OVER ())::INTEGER AS kid, key, df, weight FROM ("
+        "  SELECT key, count(*) AS df, coalesce(max(fixed), ln(? / count(*))) AS weight "
+        "  FROM _rs_keytext GROUP BY key HAVING count(*) >= 2)",
         [float(max(total, 2))],
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_weights AS "
-        "SELECT key, df, weight FROM _rs_allw WHERE df <= ?",
-        [config.max_block],
+        "CREATE OR REPLACE TEMP TABLE _rs_keys AS "
+        "SELECT t.eno, w.kid, w.df, w.weight FROM _rs_keytext t JOIN _rs_allw w ON w.key = t.key"
     )
-    # Each entity's keys in all (that some other entity shares too), for the coverage.
+    con.execute("DROP TABLE _rs_keytext")
+    # Each entity's shared keys in all, for the coverage.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_total AS "
-        "SELECT k.eno, sum(w.weight) AS total FROM _rs_keys k "
-        "JOIN _rs_allw w ON w.key = k.key GROUP BY k.eno"
+        "SELECT eno, sum(weight) AS total FROM _rs_keys GROUP BY eno"
     )
     # Members of each block in name order: neighbours in a large block look alike.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_members AS "
-        "SELECT k.eno, k.key, w.df, "
-        "  row_number() OVER (PARTITION BY k.key ORDER BY s.sortkey, k.eno) AS rn "
-        "FROM _rs_keys k JOIN _rs_weights w ON w.key = k.key "
+        "SELECT k.eno, k.kid, k.df, "
+        "  row_number() OVER (PARTITION BY k.kid ORDER BY s.sortkey, k.eno) AS rn "
+        "FROM _rs_keys k "
         "LEFT JOIN (SELECT eno, min(compact) AS sortkey FROM _rs_name GROUP BY eno) s "
-        "ON s.eno = k.eno"
+        "ON s.eno = k.eno WHERE k.df <= ?",
+        [config.max_block],
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_cand AS "
         "SELECT DISTINCT least(x, y) AS l, greatest(x, y) AS r FROM ("
         "  SELECT a.eno AS x, b.eno AS y FROM _rs_members a "
-        "  JOIN _rs_members b ON b.key = a.key AND b.rn > a.rn WHERE a.df <= ? "
+        "  JOIN _rs_members b ON b.kid = a.kid AND b.rn > a.rn WHERE a.df <= ? "
         "  UNION ALL "
         "  SELECT a.eno, b.eno FROM _rs_members a CROSS JOIN range(1, ? + 1) o(step) "
-        "  JOIN _rs_members b ON b.key = a.key AND b.rn = a.rn + o.step WHERE a.df > ?"
+        "  JOIN _rs_members b ON b.kid = a.kid AND b.rn = a.rn + o.step WHERE a.df > ?"
         ")",
         [config.small_block, config.window, config.small_block],
     )
-    # Weigh each candidate by every key its two entities share.
+    # Weigh each candidate by every key its two entities share; keep those whose
+    # shared keys cover enough of the lighter entity's.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_raw AS "
-        "SELECT c.l, c.r, sum(w.weight) AS weight FROM _rs_cand c "
-        "JOIN _rs_keys a ON a.eno = c.l JOIN _rs_keys b ON b.eno = c.r AND b.key = a.key "
-        "JOIN _rs_allw w ON w.key = a.key GROUP BY c.l, c.r"
+        "SELECT c.l, c.r, sum(a.weight) AS weight FROM _rs_cand c "
+        "JOIN _rs_keys a ON a.eno = c.l JOIN _rs_keys b ON b.eno = c.r AND b.kid = a.kid "
+        "GROUP BY c.l, c.r"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_raw AS "
@@ -228,6 +252,6 @@ def build_candidates(
         ") ranked WHERE rl <= ? OR rr <= ?",
         [config.min_weight, config.per_entity, config.per_entity],
     )
-    for table in ("_rs_raw", "_rs_cand", "_rs_members", "_rs_allw", "_rs_total"):
+    for table in ("_rs_raw", "_rs_cand", "_rs_members", "_rs_allw", "_rs_total", "_rs_keys"):
         con.execute(f"DROP TABLE {table}")
     return int(con.execute("SELECT count(*) FROM _rs_pairs").fetchall()[0][0])

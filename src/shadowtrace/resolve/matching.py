@@ -67,7 +67,7 @@ def _ensure_keys(store: Store) -> None:
         build_candidates(store, analysed.forms)
     finally:
         drop_tables(store)
-        drop_tables(store, ("_rs_pairs", "_rs_keys", "_rs_weights"))
+        drop_tables(store, ("_rs_pairs",))
 
 
 def match(store: Store, query: EntityData | dict[str, Any], limit: int = 10) -> list[MatchResult]:

@@ -27,7 +27,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from shadowtrace.errors import ConfigError, NotFound
-from shadowtrace.resolve.blocking import BlockingConfig, build_candidates
+from shadowtrace.resolve.blocking import BlockingConfig, build_candidates, empty_table
 from shadowtrace.resolve.cluster import cluster
 from shadowtrace.resolve.compare import Comparison, Record, compare, prepare
 from shadowtrace.resolve.entities import analyse, drop_tables
@@ -236,7 +236,7 @@ def apply_resolution(store: Store, threshold: float = DEFAULT_THRESHOLD) -> tupl
     return len(groups), len(heads)
 
 
-_TEMP_TABLES: Final = ("_rs_pairs", "_rs_keys", "_rs_weights", "_rs_scored")
+_TEMP_TABLES: Final = ("_rs_pairs", "_rs_scored")
 
 
 def resolve(
@@ -291,7 +291,7 @@ def resolve(
         report.scored, report.vetoed, report.above_threshold = int(scored), int(vetoed), int(above)
         step("scoring")
         with store.transaction():
-            con.execute("DELETE FROM resolve_candidates")
+            empty_table(store, "resolve_candidates")
             con.execute(
                 "INSERT INTO resolve_candidates (left_id, right_id, score, vetoed, features) "
                 "SELECT a.entity_id, b.entity_id, s.score, s.vetoed, s.features FROM _rs_scored s "
