@@ -8,13 +8,18 @@ pairs that share something rare:
 * a normalised identifier (INN, OGRN, USCC, LEI, IMO, IBAN, wallet …),
 * a phone number or e-mail address.
 
-Keys are computed in Python for each *distinct* value (far fewer than statements)
-and handed to DuckDB as Arrow tables; everything after that is SQL over the store:
-each key is weighted by its rarity (inverse document frequency), keys held by more
-than ``max_block`` entities are dropped, pairs are scored by the summed weight of the
-keys they share and each entity keeps its ``per_entity`` strongest candidates. The
-SQL uses no DuckDB-only construct (window functions, no QUALIFY), so the same
-statements can run on Spark.
+The keys of each distinct name form come from Python (``name_keys``); everything
+else is SQL over the tables of ``entities.analyse``. Each key is weighted by its
+rarity (inverse document frequency; identifiers and contacts by a fixed weight) and
+keys held by more than ``max_block`` entities are not blocked on. A key held by at most
+``small_block`` entities pairs all of them; a larger one pairs each entity only with
+its ``window`` neighbours in name order (a sorted neighbourhood), so that the pairs
+grow linearly with the entities, not with the square of the block sizes. Each pair
+is then weighed by all the keys its two entities share; a pair whose shared keys
+carry less than ``min_coverage`` of the weight of the keys of the lighter entity
+("Ivan" in common, nothing else) is dropped, and each entity keeps its
+``per_entity`` strongest candidates. The SQL uses nothing DuckDB-only (joins, window
+functions, ``range``), so the same statements can run on Spark.
 """
 
 from __future__ import annotations
@@ -24,25 +29,31 @@ from typing import Final
 
 import pyarrow as pa
 
+from shadowtrace.errors import StoreError
 from shadowtrace.resolve.normalize import (
     PROP_SCHEMES,
+    NameForm,
     NameType,
     name_form,
-    name_type_of_schema,
     normalize_identifier,
     normalize_phone,
 )
 from shadowtrace.store import Store
+from shadowtrace.store.sql import ident
 
 __all__ = [
+    "CONTACT_WEIGHT",
+    "ID_WEIGHT",
     "BlockingConfig",
     "build_candidates",
+    "empty_table",
+    "form_keys",
     "identifier_key",
-    "load_entities",
     "name_keys",
 ]
 
 _BLOCK_KINDS: Final = frozenset({"name", "place", "number"})
+_FALLBACK_KINDS: Final = frozenset({"generic", "initial"})
 # Person names block with persons; organisations with organisations and legal
 # entities; objects (vessels …) with objects.
 _BLOCK_GROUP: Final[dict[NameType, str]] = {"PER": "P", "ORG": "O", "ENT": "O", "OBJ": "V"}
@@ -52,175 +63,195 @@ CONTACT_WEIGHT: Final = 8.0
 
 @dataclass(frozen=True, slots=True)
 class BlockingConfig:
-    max_block: int = 500
+    max_block: int = 1000
     """Keys shared by more entities than this are too common to block on."""
+    small_block: int = 60
+    """Keys shared by at most this many entities pair all of them."""
+    window: int = 8
+    """In larger blocks, each entity pairs with this many neighbours on each side."""
     per_entity: int = 10
     """Each entity keeps at most this many candidates (by summed key weight)."""
     min_weight: float = 0.0
     """Pairs whose shared keys weigh less than this are dropped."""
+    min_coverage: float = 0.3
+    """Pairs whose shared keys weigh less than this share of the keys of the entity with
+    the lighter keys are dropped: one common word in common is not worth a comparison."""
 
 
-def load_entities(store: Store) -> int:
-    """Fill ``_rs_ent(entity_id, schema, grp)`` with the matchable entities."""
-    con = store.con
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_schema AS "
-        "SELECT s.entity_id, arg_max(s.schema, m.depth) AS schema "
-        "FROM statements s JOIN ftm_schemata m ON m.name = s.schema "
-        "GROUP BY s.entity_id"
-    )
-    schemata = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT r.schema FROM _rs_schema r JOIN ftm_schemata m ON m.name = r.schema "
-            "WHERE m.matchable"
-        ).fetchall()
-    ]
-    groups = pa.table(
-        {
-            "schema": pa.array(schemata, pa.string()),
-            "ntype": pa.array([name_type_of_schema(s) for s in schemata], pa.string()),
-        }
-    )
-    con.register("_rs_groups_arrow", groups)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_ent AS "
-        "SELECT r.entity_id, r.schema, g.ntype FROM _rs_schema r "
-        "JOIN _rs_groups_arrow g ON g.schema = r.schema"
-    )
-    con.unregister("_rs_groups_arrow")
-    con.execute("DROP TABLE _rs_schema")
-    return int(con.execute("SELECT count(*) FROM _rs_ent").fetchall()[0][0])
+def form_keys(form: NameForm) -> list[str]:
+    """The blocking keys of a name in compare form.
+
+    Its distinctive words (names, places, numbers; a name made only of generic words
+    such as "Global Supply" blocks on those), and the whole name run together
+    (``NameForm.compact``), which pairs spellings that split words differently.
+
+    >>> form_keys(name_form("Global Supply LLP", "ORG"))
+    ['O:global', 'O:supli', 'O#globalsupli']
+    """
+    group = _BLOCK_GROUP[form.name_type]
+    keys: dict[str, None] = {}
+    for kinds in (_BLOCK_KINDS, _FALLBACK_KINDS):
+        for token in form.tokens:
+            if token.kind in kinds and len(token.skeleton) >= 2:
+                keys.setdefault(f"{group}:{token.skeleton}", None)
+        if keys:
+            break
+    compact = form.compact
+    if len(compact) >= 4:
+        keys.setdefault(f"{group}#{compact}", None)
+    return list(keys)
 
 
 def name_keys(value: str, ntype: NameType) -> list[str]:
     """The blocking keys of one name.
 
     >>> name_keys("ООО Восток-Трейд", "ORG")
-    ['O:vostok', 'O:trid']
+    ['O:vostok', 'O:trid', 'O#vostoktrid']
     """
     form = name_form(value, ntype)
-    if form is None:
-        return []
-    group = _BLOCK_GROUP[ntype]
-    keys: dict[str, None] = {}
-    for token in form.tokens:
-        if token.kind in _BLOCK_KINDS and len(token.skeleton) >= 2:
-            keys.setdefault(f"{group}:{token.skeleton}", None)
-    return list(keys)
+    return [] if form is None else form_keys(form)
 
 
 def identifier_key(prop: str, value: str) -> tuple[str, float] | None:
-    """The blocking key of an identifier, phone or e-mail value, with its weight."""
+    """The blocking key of an identifier, phone or e-mail value, with its weight.
+
+    The keys are those ``build_candidates`` makes from ``_rs_ident`` and
+    ``_rs_contact`` (a phone is read without a country here).
+    """
     if prop in PROP_SCHEMES:
         found = normalize_identifier(value, PROP_SCHEMES[prop])
         return (f"i:{found.scheme}:{found.value}", ID_WEIGHT) if found is not None else None
     if prop == "email":
         email = value.strip().lower()
-        return (f"c:{email}", CONTACT_WEIGHT) if "@" in email else None
+        return (f"c:email:{email}", CONTACT_WEIGHT) if "@" in email else None
     if prop == "phone":
         phone = normalize_phone(value)
-        return (f"c:{phone}", CONTACT_WEIGHT) if phone else None
+        return (f"c:phone:{phone}", CONTACT_WEIGHT) if phone else None
     return None
 
 
-def _name_keys(store: Store) -> pa.Table:
-    rows = store.con.execute(
-        "SELECT DISTINCT s.value, e.ntype FROM statements s JOIN _rs_ent e USING (entity_id) "
-        "WHERE s.prop_type = 'name'"
-    ).fetchall()
-    values: list[str] = []
-    ntypes: list[str] = []
+def _register_form_keys(store: Store, forms: list[NameForm]) -> None:
+    fids: list[int] = []
     keys: list[str] = []
-    for value, ntype in rows:
-        for key in name_keys(value, ntype):
-            values.append(value)
-            ntypes.append(ntype)
+    for fid, form in enumerate(forms):
+        for key in form_keys(form):
+            fids.append(fid)
             keys.append(key)
-    return pa.table(
-        {
-            "value": pa.array(values, pa.string()),
-            "ntype": pa.array(ntypes, pa.string()),
-            "key": pa.array(keys, pa.string()),
-        }
+    store.con.register(
+        "_rs_fkeys_arrow",
+        pa.table({"fid": pa.array(fids, pa.int32()), "key": pa.array(keys, pa.string())}),
     )
 
 
-def _other_keys(store: Store) -> pa.Table:
-    id_props = list(PROP_SCHEMES)
-    rows = store.con.execute(
-        "SELECT DISTINCT s.prop, s.value FROM statements s SEMI JOIN _rs_ent e "
-        "ON e.entity_id = s.entity_id "
-        "WHERE list_contains(?, s.prop) OR s.prop_type IN ('phone', 'email')",
-        [id_props],
-    ).fetchall()
-    props: list[str] = []
-    values: list[str] = []
-    keys: list[str] = []
-    weights: list[float] = []
-    for prop, value in rows:
-        found = identifier_key(prop, value)
-        if found is not None:
-            props.append(prop)
-            values.append(value)
-            keys.append(found[0])
-            weights.append(found[1])
-    return pa.table(
-        {
-            "prop": pa.array(props, pa.string()),
-            "value": pa.array(values, pa.string()),
-            "key": pa.array(keys, pa.string()),
-            "weight": pa.array(weights, pa.float64()),
-        }
-    )
+def empty_table(store: Store, table: str) -> None:
+    """Empty a store table by recreating it from its own definition.
+
+    Far faster than deleting millions of rows from a table with a primary key; the
+    definition (columns, keys, defaults) is the one the migrations made.
+    """
+    row = store.con.execute(
+        "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
+        "AND schema_name = 'main'",
+        [table],
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"No table {table!r} in the store")
+    store.con.execute(f"DROP TABLE {ident(table)}")
+    store.con.execute(str(row[0]))
 
 
-def build_candidates(store: Store, config: BlockingConfig | None = None) -> int:
-    """Fill ``_rs_pairs(left_id, right_id, weight)``; returns the number of pairs."""
+def build_candidates(
+    store: Store, forms: list[NameForm], config: BlockingConfig | None = None
+) -> int:
+    """Fill ``_rs_pairs(l, r, weight)`` (``l < r``, entity numbers); returns the pair count.
+
+    Also keeps every entity's keys in ``resolve_keys`` for screening (``match``).
+    """
     config = config or BlockingConfig()
     con = store.con
     total = int(con.execute("SELECT count(*) FROM _rs_ent").fetchall()[0][0])
-    con.register("_rs_name_arrow", _name_keys(store))
-    con.register("_rs_other_arrow", _other_keys(store))
+    _register_form_keys(store, forms)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_keys AS "
-        "SELECT DISTINCT s.entity_id, t.key, NULL::DOUBLE AS fixed "
-        "FROM statements s JOIN _rs_ent e ON e.entity_id = s.entity_id "
-        "JOIN _rs_name_arrow t ON t.value = s.value AND t.ntype = e.ntype "
-        "WHERE s.prop_type = 'name' "
-        "UNION "
-        "SELECT DISTINCT s.entity_id, t.key, t.weight AS fixed "
-        "FROM statements s SEMI JOIN _rs_ent e ON e.entity_id = s.entity_id "
-        "JOIN _rs_other_arrow t ON t.value = s.value AND t.prop = s.prop"
+        "CREATE OR REPLACE TEMP TABLE _rs_keytext AS "
+        "SELECT DISTINCT n.eno, k.key, NULL::DOUBLE AS fixed "
+        "FROM _rs_name n JOIN _rs_fkeys_arrow k ON k.fid = n.fid "
+        "UNION ALL "
+        "SELECT DISTINCT eno, 'i:' || scheme || ':' || value, ?::DOUBLE FROM _rs_ident "
+        "UNION ALL "
+        "SELECT DISTINCT eno, 'c:' || contact, ?::DOUBLE FROM _rs_contact",
+        [ID_WEIGHT, CONTACT_WEIGHT],
     )
-    con.unregister("_rs_name_arrow")
-    con.unregister("_rs_other_arrow")
-    con.execute("DELETE FROM resolve_keys")
-    con.execute("INSERT INTO resolve_keys SELECT entity_id, key FROM _rs_keys")
+    con.unregister("_rs_fkeys_arrow")
+    empty_table(store, "resolve_keys")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_weights AS "
-        "SELECT key, count(DISTINCT entity_id) AS df, max(fixed) AS fixed "
-        "FROM _rs_keys GROUP BY key HAVING count(DISTINCT entity_id) BETWEEN 2 AND ?",
-        [config.max_block],
+        "INSERT INTO resolve_keys SELECT e.entity_id, k.key FROM _rs_keytext k "
+        "JOIN _rs_ent e ON e.eno = k.eno"
     )
+    # Keys that at least two entities share, numbered, with their weights; each
+    # entity's shared keys by number (integer joins from here on).
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_raw AS "
-        "SELECT a.entity_id AS left_id, b.entity_id AS right_id, "
-        "sum(coalesce(w.fixed, ln(? / w.df))) AS weight "
-        "FROM _rs_keys a JOIN _rs_weights w ON w.key = a.key "
-        "JOIN _rs_keys b ON b.key = a.key AND a.entity_id < b.entity_id "
-        "GROUP BY a.entity_id, b.entity_id",
+        "CREATE OR REPLACE TEMP TABLE _rs_allw AS "
+        "SELECT (row_number() OVER ())::INTEGER AS kid, key, df, weight FROM ("
+        "  SELECT key, count(*) AS df, coalesce(max(fixed), ln(? / count(*))) AS weight "
+        "  FROM _rs_keytext GROUP BY key HAVING count(*) >= 2)",
         [float(max(total, 2))],
     )
     con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_keys AS "
+        "SELECT t.eno, w.kid, w.df, w.weight FROM _rs_keytext t JOIN _rs_allw w ON w.key = t.key"
+    )
+    con.execute("DROP TABLE _rs_keytext")
+    # Each entity's shared keys in all, for the coverage.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_total AS "
+        "SELECT eno, sum(weight) AS total FROM _rs_keys GROUP BY eno"
+    )
+    # Members of each block in name order: neighbours in a large block look alike.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_members AS "
+        "SELECT k.eno, k.kid, k.df, "
+        "  row_number() OVER (PARTITION BY k.kid ORDER BY s.sortkey, k.eno) AS rn "
+        "FROM _rs_keys k "
+        "LEFT JOIN (SELECT eno, min(compact) AS sortkey FROM _rs_name GROUP BY eno) s "
+        "ON s.eno = k.eno WHERE k.df <= ?",
+        [config.max_block],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_cand AS "
+        "SELECT DISTINCT least(x, y) AS l, greatest(x, y) AS r FROM ("
+        "  SELECT a.eno AS x, b.eno AS y FROM _rs_members a "
+        "  JOIN _rs_members b ON b.kid = a.kid AND b.rn > a.rn WHERE a.df <= ? "
+        "  UNION ALL "
+        "  SELECT a.eno, b.eno FROM _rs_members a CROSS JOIN range(1, ? + 1) o(step) "
+        "  JOIN _rs_members b ON b.kid = a.kid AND b.rn = a.rn + o.step WHERE a.df > ?"
+        ")",
+        [config.small_block, config.window, config.small_block],
+    )
+    # Weigh each candidate by every key its two entities share; keep those whose
+    # shared keys cover enough of the lighter entity's.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_raw AS "
+        "SELECT c.l, c.r, sum(a.weight) AS weight FROM _rs_cand c "
+        "JOIN _rs_keys a ON a.eno = c.l JOIN _rs_keys b ON b.eno = c.r AND b.kid = a.kid "
+        "GROUP BY c.l, c.r"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_raw AS "
+        "SELECT r.l, r.r, r.weight FROM _rs_raw r "
+        "JOIN _rs_total tl ON tl.eno = r.l JOIN _rs_total tr ON tr.eno = r.r "
+        "WHERE r.weight >= ? * least(tl.total, tr.total)",
+        [config.min_coverage],
+    )
+    con.execute(
         "CREATE OR REPLACE TEMP TABLE _rs_pairs AS "
-        "SELECT left_id, right_id, weight FROM ("
-        "  SELECT left_id, right_id, weight, "
-        "    row_number() OVER (PARTITION BY left_id ORDER BY weight DESC, right_id) AS rl, "
-        "    row_number() OVER (PARTITION BY right_id ORDER BY weight DESC, left_id) AS rr "
+        "SELECT l, r, weight FROM ("
+        "  SELECT l, r, weight, "
+        "    row_number() OVER (PARTITION BY l ORDER BY weight DESC, r) AS rl, "
+        "    row_number() OVER (PARTITION BY r ORDER BY weight DESC, l) AS rr "
         "  FROM _rs_raw WHERE weight >= ?"
         ") ranked WHERE rl <= ? OR rr <= ?",
         [config.min_weight, config.per_entity, config.per_entity],
     )
-    con.execute("DROP TABLE _rs_raw")
+    for table in ("_rs_raw", "_rs_cand", "_rs_members", "_rs_allw", "_rs_total", "_rs_keys"):
+        con.execute(f"DROP TABLE {table}")
     return int(con.execute("SELECT count(*) FROM _rs_pairs").fetchall()[0][0])

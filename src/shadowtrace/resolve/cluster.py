@@ -8,7 +8,10 @@ only when
 * the *average* score of every scored pair between them reaches the threshold
   (average linkage over the evidence we have, pairs never scored do not count), and
 * no pair between them is a cannot-link: a negative judgement or an identifier
-  conflict (two different INNs, IMOs …).
+  conflict (two different INNs, IMOs …), and
+* the clusters do not hold different values of one exclusive identifier scheme (an
+  INN, an IMO, a wallet …) with none in common: a cluster is one entity, and one
+  entity has one INN, whether or not its members were ever compared pairwise.
 
 Judgements are hard constraints: positive judgements are merged first, whatever
 the scores; negative ones are never merged across.
@@ -18,11 +21,14 @@ the scores; negative ones are never merged across.
 [('a', 'a'), ('b', 'a')]
 >>> sorted(cluster(pairs, threshold=0.7, negative=[("a", "b")]).items())
 [('b', 'b'), ('c', 'b')]
+>>> ids = {"a": [("inn", "1")], "c": [("inn", "2")]}
+>>> sorted(cluster(pairs + [("a", "c", 0.9, False)], threshold=0.7, exclusive=ids).items())
+[('a', 'a'), ('b', 'a')]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = ["cluster"]
 
@@ -35,6 +41,7 @@ class _Clusters:
         self.members: dict[str, list[str]] = {}
         self.cannot: dict[str, set[str]] = {}
         self.links: dict[str, dict[str, list[float]]] = {}
+        self.ids: dict[str, dict[str, set[str]]] = {}
 
     def add(self, node: str) -> None:
         if node not in self.parent:
@@ -52,6 +59,12 @@ class _Clusters:
         return root
 
     def forbidden(self, ra: str, rb: str) -> bool:
+        ia, ib = self.ids.get(ra), self.ids.get(rb)
+        if ia and ib:
+            for scheme, values in ia.items():
+                other_values = ib.get(scheme)
+                if other_values and values.isdisjoint(other_values):
+                    return True
         small, other = (ra, rb) if len(self.cannot[ra]) <= len(self.cannot[rb]) else (rb, ra)
         return any(self.find(x) == other for x in self.cannot[small])
 
@@ -76,6 +89,11 @@ class _Clusters:
         self.parent[rb] = ra
         self.members[ra].extend(self.members.pop(rb))
         self.cannot[ra] |= self.cannot.pop(rb)
+        moved_ids = self.ids.pop(rb, None)
+        if moved_ids:
+            mine = self.ids.setdefault(ra, {})
+            for scheme, values in moved_ids.items():
+                mine.setdefault(scheme, set()).update(values)
         moved = self.links.pop(rb)
         moved.pop(ra, None)
         self.links[ra].pop(rb, None)
@@ -96,14 +114,21 @@ def cluster(
     threshold: float,
     positive: Iterable[Pair] = (),
     negative: Iterable[Pair] = (),
+    exclusive: Mapping[str, Iterable[tuple[str, str]]] | None = None,
 ) -> dict[str, str]:
     """Map every entity in a cluster of two or more to its cluster's representative.
 
-    ``pairs`` are ``(left, right, score, vetoed)``. The representative is the
-    smallest member id. Entities left alone are not in the result.
+    ``pairs`` are ``(left, right, score, vetoed)``; ``exclusive`` maps entities to
+    their ``(scheme, value)`` identifiers of exclusive schemes. The representative is
+    the smallest member id. Entities left alone are not in the result.
     """
     state = _Clusters()
     scored = list(pairs)
+    for node, identifiers in (exclusive or {}).items():
+        state.add(node)
+        own = state.ids.setdefault(node, {})
+        for scheme, value in identifiers:
+            own.setdefault(scheme, set()).add(value)
     for a, b in negative:
         state.add(a)
         state.add(b)
@@ -120,7 +145,7 @@ def cluster(
         state.add(b)
         ra, rb = state.find(a), state.find(b)
         if ra != rb:
-            state.union(ra, rb)
+            state.union(ra, rb)  # a judgement wins over every constraint
     for a, b, score, vetoed in scored:
         if not vetoed:
             state.link(a, b, score)

@@ -12,6 +12,8 @@ every score explains itself as the list of features and what each added:
   other registration numbers weaker);
 * ``identifier_conflict``: both carry a valid identifier of the same strong scheme and
   none agree: a veto, the score is held below ``VETO_CAP``;
+* ``identifier_mismatch``: both carry identity documents of one kind (passport,
+  national id) and none agree: a strong weight against, not a veto;
 * ``country``, ``date``, ``address``, ``contact``: agreement or disagreement of the
   supporting properties.
 
@@ -40,15 +42,23 @@ from typing import Any, Final, TypedDict
 from followthemoney.exc import InvalidData
 
 from shadowtrace.model import get_model
+from shadowtrace.resolve.entities import (
+    COUNTRY_PROPS,
+    DATE_PROPS,
+    MAX_NAMES,
+    MAX_RAW_NAMES,
+    MAX_VALUES,
+    NAME_PROPS,
+    PERSON_PARTS,
+)
 from shadowtrace.resolve.names import NameComparison, NameModel, compare_names, name_model
 from shadowtrace.resolve.normalize import (
     Identifier,
     NameForm,
     NameType,
     clean_text,
-    first_values,
     identifiers_of,
-    name_form,
+    name_forms,
     name_type_of_schema,
     normalize_address_text,
     normalize_phone,
@@ -78,6 +88,7 @@ class EntityData(TypedDict):
 WEIGHTS: Final[dict[str, float]] = {
     "identifier_strong": 7.0,
     "identifier_weak": 3.0,
+    "identifier_mismatch": -3.0,
     "country_match": 0.3,
     "country_mismatch": -1.5,
     "date_match": 1.5,
@@ -89,20 +100,6 @@ WEIGHTS: Final[dict[str, float]] = {
 
 VETO_CAP: Final = 0.05
 """A strong identifier conflict holds the score at or below this."""
-
-NAME_PROPS: Final = ("name", "alias", "previousName", "abbreviation")
-WEAK_NAME_PROPS: Final = ("weakAlias",)
-COUNTRY_PROPS: Final = (
-    "country",
-    "jurisdiction",
-    "nationality",
-    "citizenship",
-    "mainCountry",
-    "birthCountry",
-    "flag",
-)
-DATE_PROPS: Final = ("birthDate", "incorporationDate", "buildDate")
-MAX_NAMES: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,27 +161,36 @@ def _values(props: Mapping[str, Sequence[str]], names: Iterable[str]) -> list[st
     return out
 
 
+def _first(values: Iterable[str], limit: int) -> list[str]:
+    """The first ``limit`` distinct values in value order (the rule of the bulk path)."""
+    return sorted({v for v in values if isinstance(v, str)})[:limit]
+
+
 def _person_full_names(props: Mapping[str, Sequence[str]]) -> list[str]:
-    first = _values(props, ("firstName",))[:2]
-    middle = _values(props, ("middleName", "fatherName", "secondName"))[:1]
-    last = _values(props, ("lastName",))[:2]
+    first = _first(_values(props, PERSON_PARTS["first"]), 2)
+    middle = _first(_values(props, PERSON_PARTS["middle"]), 1)
+    last = _first(_values(props, PERSON_PARTS["last"]), 2)
     if not first or not last:
         return []
     return [" ".join([f, *middle, la]) for f in first for la in last]
 
 
 def prepare(entity: EntityData) -> Record:
-    """Analyse an entity once, for any number of comparisons."""
+    """Analyse an entity once, for any number of comparisons.
+
+    The rules (which names, how many values) are those of the bulk path
+    (``entities.analyse``), so that both score a pair alike.
+    """
     schema = str(entity.get("schema") or "LegalEntity")
     props = entity.get("properties") or {}
     name_type = name_type_of_schema(schema)
     raw_names = _values(props, NAME_PROPS)
     if name_type == "PER":
         raw_names.extend(_person_full_names(props))
+    raw = _first(raw_names, MAX_RAW_NAMES)
     forms: list[NameForm] = []
     seen: set[str] = set()
-    for raw in first_values(raw_names, limit=MAX_NAMES * 2):
-        form = name_form(raw, name_type)
+    for form in name_forms(raw, name_type):
         if form is not None and form.key not in seen:
             seen.add(form.key)
             forms.append(form)
@@ -199,15 +205,17 @@ def prepare(entity: EntityData) -> Record:
         if values:
             dates[prop] = values
     addresses = frozenset(
-        a for a in (normalize_address_text(v) for v in first_values(props.get("address", ()))) if a
+        a
+        for a in (normalize_address_text(v) for v in _first(props.get("address", ()), MAX_VALUES))
+        if a
     )
     contacts: set[str] = set()
-    country_hint = next(iter(sorted(countries)), None)
-    for phone in first_values(props.get("phone", ())):
+    country_hint = min(countries) if countries else None
+    for phone in _first(props.get("phone", ()), MAX_VALUES):
         normal = normalize_phone(phone, country_hint)
         if normal:
             contacts.add(f"phone:{normal}")
-    for email in first_values(props.get("email", ())):
+    for email in _first(props.get("email", ()), MAX_VALUES):
         email = clean_text(email, 254).lower()
         if "@" in email:
             contacts.add(f"email:{email}")
@@ -285,8 +293,8 @@ def compare(left: Record, right: Record, model: NameModel | None = None) -> Comp
     shared = left.identifiers & right.identifiers
     agreed_schemes = {i.scheme for i in shared}
     if shared:
-        strongest = max(shared, key=lambda i: i.strong)
-        key = "identifier_strong" if strongest.strong else "identifier_weak"
+        strongest = max(shared, key=lambda i: i.strong or i.personal)
+        key = "identifier_strong" if strongest.strong or strongest.personal else "identifier_weak"
         weight = WEIGHTS[key]
         result.features.append(
             Feature("identifier", weight, f"{strongest.scheme} {strongest.value} on both")
@@ -301,6 +309,18 @@ def compare(left: Record, right: Record, model: NameModel | None = None) -> Comp
         result.features.append(
             Feature("identifier_conflict", 0.0, f"{scheme} {lv[0]} vs {rv[0]}: veto")
         )
+    personal_l = {i.scheme for i in left.identifiers if i.personal}
+    personal_r = {i.scheme for i in right.identifiers if i.personal}
+    mismatches = sorted((personal_l & personal_r) - agreed_schemes)
+    if mismatches:
+        scheme = mismatches[0]
+        lv = sorted(i.value for i in left.identifiers if i.scheme == scheme)
+        rv = sorted(i.value for i in right.identifiers if i.scheme == scheme)
+        weight = WEIGHTS["identifier_mismatch"]
+        result.features.append(
+            Feature("identifier_mismatch", weight, f"{scheme} {lv[0]} vs {rv[0]}")
+        )
+        total += weight
     if left.countries and right.countries:
         if left.countries & right.countries:
             weight = WEIGHTS["country_match"]

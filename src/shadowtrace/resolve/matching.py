@@ -24,7 +24,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from shadowtrace.errors import ConfigError
-from shadowtrace.resolve.blocking import identifier_key, load_entities, name_keys
+from shadowtrace.resolve.blocking import identifier_key, name_keys
 from shadowtrace.resolve.compare import EntityData, Feature, compare, prepare
 from shadowtrace.resolve.normalize import name_type_of_schema
 from shadowtrace.store import Store
@@ -59,12 +59,15 @@ class MatchResult:
 def _ensure_keys(store: Store) -> None:
     if store.con.execute("SELECT count(*) FROM resolve_keys").fetchall()[0][0]:
         return
-    from shadowtrace.resolve.blocking import BlockingConfig, build_candidates
+    from shadowtrace.resolve.blocking import build_candidates
+    from shadowtrace.resolve.entities import analyse, drop_tables
 
-    load_entities(store)
-    build_candidates(store, BlockingConfig())
-    for table in ("_rs_pairs", "_rs_keys", "_rs_weights", "_rs_ent"):
-        store.con.execute(f"DROP TABLE IF EXISTS {table}")
+    try:
+        analysed = analyse(store)
+        build_candidates(store, analysed.forms)
+    finally:
+        drop_tables(store)
+        drop_tables(store, ("_rs_pairs",))
 
 
 def match(store: Store, query: EntityData | dict[str, Any], limit: int = 10) -> list[MatchResult]:

@@ -29,37 +29,42 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
-import phonenumbers
 import yaml
-from pypinyin import lazy_pinyin
 from rigour.addresses import normalize_address
 from rigour.ids import IBAN as IBAN_ID
 from rigour.ids import IMO as IMO_ID
 from rigour.ids import INN, LEI, OGRN, USCC, IdentifierFormat
-from rigour.names import NamePartTag, NameTypeTag, Symbol, SymbolCategory, analyze_names
+from rigour.names import Name, NamePartTag, NameTypeTag, Symbol, SymbolCategory, analyze_names
 from rigour.text.scripts import text_scripts
+
+from shadowtrace.resolve import persons
 
 __all__ = [
     "MAX_NAME_CHARS",
     "MAX_TOKENS",
+    "PERSONAL_SCHEMES",
+    "STRONG_SCHEMES",
     "Identifier",
     "NameForm",
     "NameType",
     "Token",
     "TokenKind",
     "clean_text",
+    "han_pinyin_table",
     "han_to_latin",
     "name_form",
+    "name_forms",
     "name_type_of_schema",
     "normalize_address_text",
     "normalize_identifier",
     "normalize_phone",
+    "pinyin_to_english",
     "scripts_of",
     "skeleton",
 ]
@@ -113,7 +118,13 @@ def clean_text(value: str, limit: int = MAX_NAME_CHARS) -> str:
     >>> clean_text("  Acme\\x00\\u200b Ltd\\t ")
     'Acme Ltd'
     """
-    value = unicodedata.normalize("NFC", value[: limit * 4])
+    value = value[: limit * 4]
+    if value.isprintable():
+        # No control, format or separator characters but the ASCII space: the common case.
+        if not unicodedata.is_normalized("NFC", value):
+            value = unicodedata.normalize("NFC", value)
+        return " ".join(value.split())[:limit].strip()
+    value = unicodedata.normalize("NFC", value)
     kept = []
     for char in value:
         category = unicodedata.category(char)
@@ -168,6 +179,8 @@ def _han_glossary() -> _HanGlossary:
 
 
 def _pinyin(text: str) -> str:
+    from pypinyin import lazy_pinyin  # loads its phrase tables: only when Han text is seen
+
     return "".join(lazy_pinyin(text, errors="ignore")).lower()
 
 
@@ -223,6 +236,74 @@ def _han_person(run: str) -> list[str]:
     split = 2 if run[:2] in glossary.compound_family else 1
     family, given = run[:split], run[split:]
     return [w for w in (_pinyin(family), _pinyin(given)) if w]
+
+
+_HAN_PINYIN_HEADER: Final = """\
+# Toneless pinyin of the words of han.yml (two or more syllables, written together)
+# -> the English words han.yml gives them. Written by bench/build_han_pinyin.py from
+# han.yml with pypinyin; do not edit by hand.
+"""
+
+
+def han_pinyin_table() -> str:
+    """The text of ``data/han_pinyin.yml``, computed from ``han.yml`` (needs pypinyin)."""
+    from pypinyin import lazy_pinyin
+
+    glossary = _han_glossary()
+    table: dict[str, str] = {}
+    for word, english in sorted(glossary.words.items()):
+        syllables = lazy_pinyin(word, errors="ignore", v_to_u=True)
+        if len(syllables) >= 2:
+            table.setdefault(_fold("".join(syllables)), english)
+    return _HAN_PINYIN_HEADER + yaml.safe_dump(table, allow_unicode=True, sort_keys=True)
+
+
+def _fold(word: str) -> str:
+    """Lower case without tone marks or other accents (``Yǒuxiàn`` -> ``youxian``)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@cache
+def _han_pinyin() -> tuple[dict[str, str], int]:
+    text = resources.files("shadowtrace.resolve").joinpath("data/han_pinyin.yml").read_text()
+    table = {str(k): str(v) for k, v in (yaml.safe_load(text) or {}).items()}
+    return table, max((len(k) for k in table), default=0)
+
+
+_LATIN_WORD = re.compile(r"[^\W\d_]+")
+_PINYIN_RUN: Final = 4
+"""Words of a pinyin business term are looked for in runs of at most this many."""
+
+
+def pinyin_to_english(value: str) -> str:
+    """Replace the pinyin spellings of the business words of ``han.yml`` by their English.
+
+    >>> pinyin_to_english("Heihe Xinan Guoji Maoyi Youxian Gongsi")
+    'Heihe Xinan international trading co ltd'
+    >>> pinyin_to_english("Xúzhōu Chéngtōng Rìyòng Pǐn Yǒuxiàn Gōngsī")
+    'Xúzhōu Chéngtōng daily necessities co ltd'
+    >>> pinyin_to_english("Vostok Trade LLC")
+    'Vostok Trade LLC'
+    """
+    table, longest = _han_pinyin()
+    words = _LATIN_WORD.findall(value)
+    folded = [_fold(w) for w in words]
+    out: list[str] = []
+    i = 0
+    changed = False
+    while i < len(words):
+        for size in range(min(_PINYIN_RUN, len(words) - i), 0, -1):
+            key = "".join(folded[i : i + size])
+            if len(key) <= longest and key in table:
+                out.append(table[key])
+                i += size
+                changed = True
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out) if changed else value
 
 
 def han_to_latin(value: str, name_type: NameType = "ORG") -> str:
@@ -289,9 +370,8 @@ def skeleton(word: str) -> str:
     return word
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word of a name in compare form."""
+class Token(NamedTuple):
+    """One word of a name in compare form (a named tuple: cheap to build by the million)."""
 
     text: str
     """Latin, lower-case, ASCII."""
@@ -301,6 +381,8 @@ class Token:
     symbols: frozenset[str]
     """rigour symbols (``NAME:Q…`` for a given name across scripts, ``ORGCLS:LLC`` …)."""
     number: int | None = None
+    native: str = ""
+    """The word as written (lower case), in its own script."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,16 +393,27 @@ class NameForm:
     name_type: NameType
     tokens: tuple[Token, ...]
     scripts: frozenset[str]
+    key: str = field(init=False, compare=False)
+    """The tokens joined by spaces: equal keys mean equal names."""
 
-    @property
-    def key(self) -> str:
-        """The tokens joined by spaces: equal keys mean equal names."""
-        return " ".join(t.text for t in self.tokens)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", " ".join(t.text for t in self.tokens))
 
     @property
     def core(self) -> tuple[str, ...]:
         """Tokens that name this thing (no legal forms, stop or generic words)."""
         return tuple(t.text for t in self.tokens if t.kind in ("name", "number", "place"))
+
+    @property
+    def compact(self) -> str:
+        """The skeletons of its words run together, legal forms and stop words left out
+        (a person's in alphabetical order): "Global Supply LLP", "GlobalSupply Ltd" and
+        "GLOBAL-SUPPLY" are all ``globalsupli``.
+        """
+        words = [t.skeleton for t in self.tokens if t.kind not in ("legal", "stop")]
+        if self.name_type == "PER":
+            words.sort()
+        return "".join(words)
 
 
 def _is_word_char(char: str) -> bool:
@@ -343,7 +436,10 @@ def _roman(word: str) -> int | None:
 
 
 def _kind_of(
-    tag: NamePartTag, categories: set[SymbolCategory], text: str, name_type: NameType
+    tag: NamePartTag,
+    categories: set[SymbolCategory] | frozenset[SymbolCategory],
+    text: str,
+    name_type: NameType,
 ) -> TokenKind:
     if tag == NamePartTag.LEGAL or Symbol.Category.ORG_CLASS in categories:
         return "legal"
@@ -372,6 +468,181 @@ _WANTED_SYMBOLS: Final = frozenset(
 )
 
 
+_INITIALS = re.compile(r"(?<=\w)\.(?=\w)")
+_LATIN: Final = frozenset({"Latin"})
+
+
+def _prepare_text(value: str, name_type: NameType) -> tuple[str, frozenset[str]] | None:
+    """The cleaned text of a name as rigour will analyse it, and its scripts."""
+    text = clean_text(value)
+    if not text:
+        return None
+    if name_type == "PER" and "." in text:
+        # "Румянцева В.И.", "J.R. Smith": initials run together by full stops
+        text = _INITIALS.sub(". ", text)
+    if name_type == "PER" and text.count(",") == 1:
+        # "FAMILY, Given" as lists write it
+        family, given = text.split(",")
+        text = f"{given.strip()} {family.strip()}".strip()
+    scripts = scripts_of(text)
+    if "Han" in scripts:
+        text = han_to_latin(text, name_type)
+    elif name_type in ("ORG", "ENT") and scripts == _LATIN:
+        text = pinyin_to_english(text)
+    return text, scripts
+
+
+_ORG_UPGRADE_CHARS: Final = 3
+"""rigour's ORG_CLASS_UPGRADE_MIN_CHARS: a legal form this long makes an ENT name an ORG."""
+
+
+def _org_upgrade(name: Name) -> bool:
+    """Whether rigour would upgrade this (org-tagged) ENT name to ORG."""
+    for span in name.spans:
+        if (
+            span.symbol.category == Symbol.Category.ORG_CLASS
+            and sum(len(part.form) for part in span.parts) >= _ORG_UPGRADE_CHARS
+        ):
+            return True
+    return False
+
+
+Extra = dict[int, set[str]]
+"""Symbols (as text) of the parts of a name that the person-name table supplied."""
+
+
+def _analyze(
+    texts: Sequence[str], name_type: NameType, table: bool = True
+) -> list[tuple[Name, Extra] | None]:
+    """rigour's analysis of each text (one ``Name`` or ``None``), with its symbols.
+
+    rigour tags person names, and entity names without a legal form, with an
+    automaton it builds from its person-name corpus on first use (seconds). With
+    ``table`` (and a table that fits the installed rigour), those names are analysed
+    without it, and the symbols come from the shipped person-name table in one batch
+    (``persons``): persons with ``symbols=False``; entities as organisations (the org
+    tagger, the same rewrite) plus the person symbols when rigour would not have
+    upgraded them to organisations. The result is rigour's own (see the tests).
+    """
+    fast = table and name_type in ("PER", "ENT") and persons.available()
+    out: list[tuple[Name, Extra] | None] = []
+    if not fast:
+        tag = _TYPE_TAGS[name_type]
+        for text in texts:
+            names = analyze_names(tag, [text], consolidate=False)
+            out.append((next(iter(names)), {}) if names else None)
+        return out
+    person = name_type == "PER"
+    tag = NameTypeTag.PER if person else NameTypeTag.ORG
+    analysed: list[Name | None] = []
+    for text in texts:
+        names = analyze_names(tag, [text], consolidate=False, symbols=not person)
+        analysed.append(next(iter(names)) if names else None)
+    tagged = [n for n in analysed if n is not None and (person or not _org_upgrade(n))]
+    extras = iter(persons.part_symbols(tagged) or [{} for _ in tagged])
+    for name in analysed:
+        if name is None:
+            out.append(None)
+        elif person or not _org_upgrade(name):
+            out.append((name, next(extras)))
+        else:
+            out.append((name, {}))
+    return out
+
+
+_NO_TEXTS: Final[frozenset[str]] = frozenset()
+_NO_CATEGORIES: Final[frozenset[SymbolCategory]] = frozenset()
+_CATEGORY_OF: Final[dict[str, SymbolCategory]] = {
+    "NAME": Symbol.Category.NAME,
+    "NICK": Symbol.Category.NICK,
+    "SYMBOL": Symbol.Category.SYMBOL,
+}
+
+
+@lru_cache(maxsize=200_000)
+def _symbol_text(symbol: Symbol) -> str:
+    return str(symbol).strip("[]")
+
+
+def _form_of(
+    value: str, name_type: NameType, name: Name, scripts: frozenset[str], extra: Extra
+) -> NameForm | None:
+    part_symbols: dict[int, set[Symbol]] = {}
+    for span in name.spans:
+        if span.symbol.category not in _WANTED_SYMBOLS:
+            continue
+        for part in span.parts:
+            part_symbols.setdefault(part.index, set()).add(span.symbol)
+    person = name_type == "PER"
+    tokens: list[Token] = []
+    for part in name.parts[:MAX_TOKENS]:
+        comparable = part.comparable
+        if not comparable.isascii():
+            # Scripts that rigour does not latinise (Arabic, Devanagari …) stay as written.
+            comparable = part.ascii or comparable
+        comparable = comparable.lower()
+        if not comparable.isalnum():
+            comparable = "".join(c for c in comparable if _is_word_char(c))
+            if not comparable:
+                continue
+        index = part.index
+        symbols = part_symbols.get(index)
+        added = extra.get(index) if extra else None
+        if symbols is None and added is None:
+            categories: set[SymbolCategory] | frozenset[SymbolCategory] = _NO_CATEGORIES
+            texts = _NO_TEXTS
+        else:
+            categories = {s.category for s in symbols} if symbols else set()
+            texts = frozenset(_symbol_text(s) for s in symbols) if symbols else _NO_TEXTS
+            if added:
+                categories.update(_CATEGORY_OF[t.partition(":")[0]] for t in added)
+                texts = texts.union(added)
+        kind = _kind_of(part.tag, categories, comparable, name_type)
+        comparable = comparable[:64]
+        number = part.integer if part.numeric else None
+        if number is None and kind != "legal" and tokens and not person:
+            number = _roman(comparable)
+            if number is not None:
+                kind = "number"
+        tokens.append(
+            Token(
+                comparable,
+                skeleton(comparable),
+                part.metaphone or "",
+                kind,
+                texts,
+                number,
+                part.form,
+            )
+        )
+    if not tokens:
+        return None
+    return NameForm(original=value, name_type=name_type, tokens=tuple(tokens), scripts=scripts)
+
+
+def name_forms(
+    values: Sequence[str], name_type: NameType = "ENT", table: bool = True
+) -> list[NameForm | None]:
+    """``name_form`` of many names of one type at once (one table lookup for persons).
+
+    ``table=False`` has rigour tag every name itself (the reference for the tests).
+    """
+    prepared = [_prepare_text(v, name_type) for v in values]
+    texts = [p[0] for p in prepared if p is not None]
+    analysed = iter(_analyze(texts, name_type, table))
+    out: list[NameForm | None] = []
+    for value, prep in zip(values, prepared, strict=True):
+        if prep is None:
+            out.append(None)
+            continue
+        found = next(analysed)
+        if found is None:
+            out.append(None)
+        else:
+            out.append(_form_of(value, name_type, found[0], prep[1], found[1]))
+    return out
+
+
 @lru_cache(maxsize=200_000)
 def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
     """Analyse one name into its compare form; ``None`` when nothing comparable is left.
@@ -381,57 +652,7 @@ def name_form(value: str, name_type: NameType = "ENT") -> NameForm | None:
     >>> name_form("", "PER") is None, name_form("\\x00 -- ", "ORG") is None
     (True, True)
     """
-    text = clean_text(value)
-    if not text:
-        return None
-    if name_type == "PER" and text.count(",") == 1:
-        # "FAMILY, Given" as lists write it
-        family, given = text.split(",")
-        text = f"{given.strip()} {family.strip()}".strip()
-    scripts = scripts_of(text)
-    if "Han" in scripts:
-        text = han_to_latin(text, name_type)
-    names = analyze_names(_TYPE_TAGS[name_type], [text], consolidate=False)
-    if not names:
-        return None
-    name = next(iter(names))
-    part_symbols: dict[int, set[Symbol]] = {}
-    for span in name.spans:
-        if span.symbol.category not in _WANTED_SYMBOLS:
-            continue
-        for part in span.parts:
-            part_symbols.setdefault(part.index, set()).add(span.symbol)
-    tokens: list[Token] = []
-    for part in name.parts[:MAX_TOKENS]:
-        comparable = part.comparable
-        if not comparable.isascii():
-            # Scripts that rigour does not latinise (Arabic, Devanagari …) stay as written.
-            comparable = part.ascii or comparable
-        comparable = "".join(c for c in comparable.lower() if _is_word_char(c))
-        if not comparable:
-            continue
-        symbols = part_symbols.get(part.index, set())
-        categories = {s.category for s in symbols}
-        kind = _kind_of(part.tag, categories, comparable, name_type)
-        comparable = comparable[:64]
-        number = part.integer if part.numeric else None
-        if number is None and kind != "legal" and tokens and name_type != "PER":
-            number = _roman(comparable)
-            if number is not None:
-                kind = "number"
-        tokens.append(
-            Token(
-                text=comparable,
-                skeleton=skeleton(comparable),
-                phonetic=part.metaphone or "",
-                kind=kind,
-                symbols=frozenset(str(s).strip("[]") for s in symbols),
-                number=number,
-            )
-        )
-    if not tokens:
-        return None
-    return NameForm(original=value, name_type=name_type, tokens=tuple(tokens), scripts=scripts)
+    return name_forms([value], name_type)[0]
 
 
 # ---------------------------------------------------------------------- identifiers
@@ -442,7 +663,8 @@ class Identifier:
     """An identifier in compare form, with the scheme it was recognised as."""
 
     scheme: str
-    """``inn``, ``ogrn``, ``uscc``, ``lei``, ``imo``, ``iban``, ``bic``, ``wallet`` or ``id``."""
+    """``inn``, ``ogrn``, ``uscc``, ``lei``, ``imo``, ``iban``, ``bic``, ``wallet``,
+    ``username``, ``national_id``, ``passport`` or ``id`` (recognised by none)."""
     value: str
     valid: bool
 
@@ -451,8 +673,18 @@ class Identifier:
         """Strong schemes identify one entity: two different values are a conflict."""
         return self.scheme in STRONG_SCHEMES and self.valid
 
+    @property
+    def personal(self) -> bool:
+        """An identity document: one person's, but a person may hold several."""
+        return self.scheme in PERSONAL_SCHEMES
 
-STRONG_SCHEMES: Final = frozenset({"inn", "ogrn", "uscc", "lei", "imo", "wallet"})
+
+STRONG_SCHEMES: Final = frozenset({"inn", "ogrn", "uscc", "lei", "imo", "wallet", "username"})
+"""One value per entity: a shared value identifies it, different values are a veto."""
+PERSONAL_SCHEMES: Final = frozenset({"national_id", "passport"})
+"""Identity documents: a shared number identifies a person as strongly as a strong
+scheme; different numbers weigh against a match but do not veto it (documents are
+renewed, and people hold more than one)."""
 
 _CHECKED: Final[dict[str, type[IdentifierFormat]]] = {
     "inn": INN,
@@ -481,8 +713,9 @@ PROP_SCHEMES: Final[dict[str, str | None]] = {
     "registrationNumber": None,
     "taxNumber": None,
     "vatCode": None,
-    "idNumber": None,
-    "passportNumber": None,
+    "idNumber": "national_id",
+    "passportNumber": "passport",
+    "username": "username",
     "okpoCode": None,
     "uniqueEntityId": None,
     "npiCode": None,
@@ -550,6 +783,9 @@ def normalize_identifier(value: str, scheme: str | None = None) -> Identifier | 
     if scheme in _CHECKED:
         found = _checked(scheme, compact)
         return found if found is not None else Identifier(scheme, compact, False)
+    if scheme is not None:
+        # A scheme without a check digit (usernames, identity documents): taken as given.
+        return Identifier(scheme, compact, True)
     for guess in ("uscc", "lei", "iban", "ogrn", "inn"):
         found = _checked(guess, compact)
         if found is not None:
@@ -585,6 +821,8 @@ def normalize_phone(value: str, country: str | None = None) -> str | None:
     value = clean_text(value, limit=64)
     if sum(c.isdigit() for c in value) < 6:
         return None
+    import phonenumbers  # its metadata loads on first use
+
     region = country.upper() if country and len(country) == 2 else None
     try:
         parsed = phonenumbers.parse(value, region)

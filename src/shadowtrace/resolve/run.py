@@ -20,25 +20,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-import orjson
 import pyarrow as pa
 
 from shadowtrace.errors import ConfigError, NotFound
-from shadowtrace.resolve.blocking import BlockingConfig, build_candidates, load_entities
+from shadowtrace.resolve.blocking import BlockingConfig, build_candidates, empty_table
 from shadowtrace.resolve.cluster import cluster
-from shadowtrace.resolve.compare import Record, compare, prepare
+from shadowtrace.resolve.compare import Comparison, Record, compare, prepare
+from shadowtrace.resolve.entities import analyse, drop_tables
 from shadowtrace.resolve.judgements import add_judgement, current_judgements
+from shadowtrace.resolve.scoring import score_pairs
 from shadowtrace.store import Store
+from shadowtrace.store.sql import ident
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "ResolveReport",
     "apply_resolution",
     "canonical_for",
+    "explain_pair",
     "load_records",
     "merge",
     "resolve",
@@ -51,6 +54,9 @@ DEFAULT_THRESHOLD: Final = 0.7
 """Pairs at or above this score are merged (subject to the clustering rules)."""
 
 CANONICAL_PREFIX: Final = "ST-"
+EXCLUSIVE_PREFIX: Final = "s:"
+"""``resolve_keys`` rows ``s:<scheme>:<value>`` hold each entity's identifiers of
+exclusive schemes, for the clustering's rule that one entity has one INN."""
 
 
 @dataclass
@@ -58,16 +64,20 @@ class ResolveReport:
     """What a resolve run did."""
 
     records: int = 0
-    """Matchable entity ids considered."""
+    """Entity ids considered (parties, accounts, wallets, vehicles: see ``entities``)."""
     entities: int = 0
     """Entities they became."""
     candidates: int = 0
+    name_pairs: int = 0
+    """Distinct pairs of name forms the name model scored."""
     scored: int = 0
     above_threshold: int = 0
     vetoed: int = 0
     merged_clusters: int = 0
     judgements: int = 0
     seconds: float = 0.0
+    worker_peak_rss: int = 0
+    """Largest peak RSS of a name-scoring worker process, in bytes (0: none forked)."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,76 +94,117 @@ def canonical_for(members: Iterable[str]) -> str:
     return CANONICAL_PREFIX + hashlib.sha1(head.encode(), usedforsecurity=False).hexdigest()[:24]
 
 
-def _props_rows(store: Store, table: str) -> Iterator[tuple[str, str, str, list[str]]]:
+def load_records(store: Store, ids_table: str) -> dict[str, Record]:
+    """Prepare a ``Record`` for every entity id listed in temp table ``ids_table``.
+
+    One entity at a time (``compare.prepare``): for screening and explanations, not
+    for ``resolve``, which analyses all entities in bulk (``entities.analyse``).
+    """
     cursor = store.con.execute(
         "SELECT s.entity_id, arg_max(s.schema, m.depth) OVER (PARTITION BY s.entity_id), "
         "s.prop, s.value FROM statements s JOIN ftm_schemata m ON m.name = s.schema "
-        f"SEMI JOIN {table} i ON i.entity_id = s.entity_id "
+        f"SEMI JOIN {ident(ids_table)} i ON i.entity_id = s.entity_id "
         "WHERE s.prop_type NOT IN ('entity', 'text', 'html', 'json', 'url', 'mimetype', "
         "'checksum', 'language', 'topic', 'ip', 'number', 'gender')"
     )
-    grouped: dict[tuple[str, str], list[str]] = {}
+    entities: dict[str, tuple[str, dict[str, list[str]]]] = {}
     while True:
         batch = cursor.fetchmany(50_000)
         if not batch:
             break
         for entity_id, schema, prop, value in batch:
-            grouped.setdefault((entity_id, schema), []).append(f"{prop}\x1f{value}")
-    for (entity_id, schema), values in grouped.items():
-        props: dict[str, list[str]] = {}
-        for item in values:
-            prop, _, value = item.partition("\x1f")
-            props.setdefault(prop, []).append(value)
-        for prop, vals in props.items():
-            yield entity_id, schema, prop, vals
-
-
-def load_records(store: Store, ids_table: str) -> dict[str, Record]:
-    """Prepare a ``Record`` for every entity id listed in temp table ``ids_table``."""
-    entities: dict[str, tuple[str, dict[str, list[str]]]] = {}
-    for entity_id, schema, prop, values in _props_rows(store, ids_table):
-        entry = entities.setdefault(entity_id, (schema, {}))
-        entry[1][prop] = values
+            entry = entities.setdefault(entity_id, (schema, {}))
+            entry[1].setdefault(prop, []).append(value)
     return {
         eid: prepare({"id": eid, "schema": schema, "properties": props})
         for eid, (schema, props) in entities.items()
     }
 
 
-def _write_candidates(store: Store, rows: list[tuple[str, str, float, bool, str]]) -> None:
-    con = store.con
-    table = pa.table(
-        {
-            "left_id": pa.array([r[0] for r in rows], pa.string()),
-            "right_id": pa.array([r[1] for r in rows], pa.string()),
-            "score": pa.array([r[2] for r in rows], pa.float64()),
-            "vetoed": pa.array([r[3] for r in rows], pa.bool_()),
-            "features": pa.array([r[4] for r in rows], pa.string()),
-        }
+def explain_pair(store: Store, left_id: str, right_id: str) -> Comparison:
+    """Score one pair of stored entities afresh, with the full explanation."""
+    store.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rs_explain AS SELECT unnest([?, ?]) AS entity_id",
+        [left_id, right_id],
     )
-    con.register("_rs_scored_arrow", table)
-    con.execute("DELETE FROM resolve_candidates")
-    con.execute(
-        "INSERT INTO resolve_candidates (left_id, right_id, score, vetoed, features) "
-        "SELECT left_id, right_id, score, vetoed, features::JSON FROM _rs_scored_arrow"
-    )
-    con.unregister("_rs_scored_arrow")
+    records = load_records(store, "_rs_explain")
+    store.con.execute("DROP TABLE _rs_explain")
+    for eid in (left_id, right_id):
+        if eid not in records:
+            raise NotFound(f"No entity {eid!r} in the store")
+    return compare(records[left_id], records[right_id])
+
+
+def _components(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Connected components: entity id -> a representative of its component."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in edges:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {x: find(x) for x in parent}
 
 
 def apply_resolution(store: Store, threshold: float = DEFAULT_THRESHOLD) -> tuple[int, int]:
     """Cluster the stored candidates under the judgements; rewrite canonical ids.
 
+    Clusters only ever merge along a pair at or above the threshold (or a positive
+    judgement), and average linkage only weighs pairs between the two clusters, so
+    only the pairs inside a connected component of those links can matter: only they
+    are read and clustered (the result is that of clustering all pairs). Clusters
+    never join different values of an exclusive identifier scheme (``cluster``).
+
     Returns ``(clusters of two or more, entity ids in them)``.
     """
-    pairs = [
-        (str(a), str(b), float(s), bool(v))
-        for a, b, s, v in store.con.execute(
-            "SELECT left_id, right_id, score, vetoed FROM resolve_candidates"
-        ).fetchall()
-    ]
+    con = store.con
     positive = [(j.left_id, j.right_id) for j in current_judgements(store, "positive")]
     negative = [(j.left_id, j.right_id) for j in current_judgements(store, "negative")]
-    heads = cluster(pairs, threshold, positive=positive, negative=negative)
+    strong = con.execute(
+        "SELECT left_id, right_id FROM resolve_candidates WHERE score >= ? AND NOT vetoed",
+        [threshold],
+    ).fetchall()
+    component = _components([*strong, *positive])
+    con.register(
+        "_rs_comp_arrow",
+        pa.table(
+            {
+                "entity_id": pa.array(list(component), pa.string()),
+                "comp": pa.array(list(component.values()), pa.string()),
+            }
+        ),
+    )
+    try:
+        pairs = [
+            (str(a), str(b), float(s), bool(v))
+            for a, b, s, v in con.execute(
+                "SELECT c.left_id, c.right_id, c.score, c.vetoed FROM resolve_candidates c "
+                "JOIN _rs_comp_arrow x ON x.entity_id = c.left_id "
+                "JOIN _rs_comp_arrow y ON y.entity_id = c.right_id AND y.comp = x.comp"
+            ).fetchall()
+        ]
+        exclusive: dict[str, list[tuple[str, str]]] = {}
+        for entity_id, key in con.execute(
+            "SELECT k.entity_id, k.key FROM resolve_keys k "
+            "SEMI JOIN _rs_comp_arrow x ON x.entity_id = k.entity_id "
+            "WHERE starts_with(k.key, ?)",
+            [EXCLUSIVE_PREFIX],
+        ).fetchall():
+            scheme, _, value = str(key)[len(EXCLUSIVE_PREFIX) :].partition(":")
+            exclusive.setdefault(str(entity_id), []).append((scheme, value))
+    finally:
+        con.unregister("_rs_comp_arrow")
+    heads = cluster(pairs, threshold, positive=positive, negative=negative, exclusive=exclusive)
     groups: dict[str, list[str]] = {}
     for member, head in heads.items():
         groups.setdefault(head, []).append(member)
@@ -164,7 +215,6 @@ def apply_resolution(store: Store, threshold: float = DEFAULT_THRESHOLD) -> tupl
             "canonical_id": pa.array([canon[h] for h in heads.values()], pa.string()),
         }
     )
-    con = store.con
     with store.transaction():
         con.register("_rs_map_arrow", mapping)
         con.execute("DELETE FROM resolution")
@@ -186,13 +236,21 @@ def apply_resolution(store: Store, threshold: float = DEFAULT_THRESHOLD) -> tupl
     return len(groups), len(heads)
 
 
+_TEMP_TABLES: Final = ("_rs_pairs", "_rs_scored")
+
+
 def resolve(
     store: Store,
     threshold: float = DEFAULT_THRESHOLD,
     blocking: BlockingConfig | None = None,
     stage: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> ResolveReport:
-    """Resolve the entities of ``store``: see the module docstring."""
+    """Resolve the entities of ``store``: see the module docstring.
+
+    ``workers``: processes that analyse and score names (default: the usable cores, at
+    most two); the result does not depend on their number.
+    """
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(f"threshold must be in (0, 1], not {threshold}")
     report = ResolveReport()
@@ -207,48 +265,50 @@ def resolve(
         if stage is not None:
             stage(name)
 
-    report.records = load_entities(store)
-    step("entities")
-    report.candidates = build_candidates(store, blocking)
-    step("blocking")
-    store.con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rs_ids AS "
-        "SELECT left_id AS entity_id FROM _rs_pairs UNION SELECT right_id FROM _rs_pairs"
-    )
-    records = load_records(store, "_rs_ids")
-    step("prepare")
-    rows: list[tuple[str, str, float, bool, str]] = []
-    cursor = store.con.execute("SELECT left_id, right_id FROM _rs_pairs ORDER BY 1, 2")
-    while True:
-        batch = cursor.fetchmany(50_000)
-        if not batch:
-            break
-        for left_id, right_id in batch:
-            left, right = records.get(left_id), records.get(right_id)
-            if left is None or right is None:
-                continue
-            result = compare(left, right)
-            report.scored += 1
-            if result.vetoed:
-                report.vetoed += 1
-            if result.score >= threshold:
-                report.above_threshold += 1
-            features = orjson.dumps([f.to_dict() for f in result.features]).decode()
-            rows.append((left_id, right_id, result.score, result.vetoed, features))
-    step("scoring")
-    with store.transaction():
-        _write_candidates(store, rows)
-    report.merged_clusters, _ = apply_resolution(store, threshold)
-    report.judgements = len(current_judgements(store))
-    report.entities = int(
+    try:
+        analysed = analyse(store, workers=workers)
+        report.timings.update(analysed.timings)
+        mark = time.perf_counter()
+        report.records = analysed.entities
+        report.candidates = build_candidates(store, analysed.forms, blocking)
         store.con.execute(
-            "SELECT count(DISTINCT coalesce(r.canonical_id, e.entity_id)) FROM _rs_ent e "
-            "LEFT JOIN resolution r ON r.entity_id = e.entity_id"
-        ).fetchall()[0][0]
-    )
-    step("clustering")
-    for table in ("_rs_ids", "_rs_pairs", "_rs_keys", "_rs_weights", "_rs_ent"):
-        store.con.execute(f"DROP TABLE IF EXISTS {table}")
+            "INSERT INTO resolve_keys SELECT DISTINCT e.entity_id, ? || i.scheme || ':' || i.value "
+            "FROM _rs_ident i JOIN _rs_ent e ON e.eno = i.eno WHERE i.strong",
+            [EXCLUSIVE_PREFIX],
+        )
+        step("blocking")
+        scores = score_pairs(store, analysed.forms, workers=workers)
+        report.name_pairs = len(scores.logits)
+        report.timings.update(scores.timings)
+        report.worker_peak_rss = scores.worker_peak_rss
+        del analysed
+        con = store.con
+        scored, vetoed, above = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE vetoed), "
+            "count(*) FILTER (WHERE score >= ?) FROM _rs_scored",
+            [threshold],
+        ).fetchall()[0]
+        report.scored, report.vetoed, report.above_threshold = int(scored), int(vetoed), int(above)
+        step("scoring")
+        with store.transaction():
+            empty_table(store, "resolve_candidates")
+            con.execute(
+                "INSERT INTO resolve_candidates (left_id, right_id, score, vetoed, features) "
+                "SELECT a.entity_id, b.entity_id, s.score, s.vetoed, s.features FROM _rs_scored s "
+                "JOIN _rs_ent a ON a.eno = s.l JOIN _rs_ent b ON b.eno = s.r"
+            )
+        report.merged_clusters, _ = apply_resolution(store, threshold)
+        report.judgements = len(current_judgements(store))
+        report.entities = int(
+            con.execute(
+                "SELECT count(DISTINCT coalesce(r.canonical_id, e.entity_id)) FROM _rs_ent e "
+                "LEFT JOIN resolution r ON r.entity_id = e.entity_id"
+            ).fetchall()[0][0]
+        )
+        step("clustering")
+    finally:
+        drop_tables(store)
+        drop_tables(store, _TEMP_TABLES)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
