@@ -14,6 +14,7 @@ from rich.table import Table
 from shadowtrace import __version__
 from shadowtrace.cli.console import err, out, progress_stages, setup_logging
 from shadowtrace.errors import ShadowtraceError
+from shadowtrace.settings import STORE_ENV, settings, store_path
 
 __all__ = ["app", "main"]
 
@@ -26,24 +27,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
-STORE_ENV = "SHADOWTRACE_STORE"
-
-
-class State:
-    store: str = os.environ.get(STORE_ENV, "shadowtrace.duckdb")
-    progress: bool = True
-
-
-state = State()
-
 StoreOpt = Annotated[
     str | None,
     typer.Option("--store", help=f"Store file (default ./shadowtrace.duckdb, or ${STORE_ENV})."),
 ]
-
-
-def _store_path(store: str | None) -> str:
-    return store or state.store
 
 
 def _version(value: bool) -> None:
@@ -64,8 +51,8 @@ def _main(
 ) -> None:
     setup_logging(verbose, quiet)
     if store:
-        state.store = store
-    state.progress = not no_progress and not quiet
+        settings.store = store
+    settings.progress = not no_progress and not quiet
 
 
 @app.command()
@@ -101,8 +88,8 @@ def ingest(
     from shadowtrace.store import Store
 
     with (
-        Store.open(_store_path(store)) as st,
-        progress_stages(st.con, "ingest", state.progress) as stage,
+        Store.open(store_path(store)) as st,
+        progress_stages(st.con, "ingest", settings.progress) as stage,
     ):
         report = run_ingest(
                 st, inputs or [], dataset=dataset, mapping=mapping, strict=strict,
@@ -158,7 +145,7 @@ def status(
     """Summarise what the store holds: statements, entities, datasets, schemata."""
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store), read_only=True) as st:
+    with Store.open(store_path(store), read_only=True) as st:
         summary = st.summary()
     if as_json:
         out.print_json(json.dumps(summary.to_dict()))

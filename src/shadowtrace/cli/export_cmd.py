@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from shadowtrace.cli.app import StoreOpt, _store_path, app
+from shadowtrace.cli.app import StoreOpt, app
 from shadowtrace.cli.console import err
+from shadowtrace.settings import store_path
 
 
 @app.command()
@@ -31,7 +32,7 @@ def export(
     from shadowtrace.export import export as run_export
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store), read_only=True) as st:
+    with Store.open(store_path(store), read_only=True) as st:
         n = run_export(st, format, out, stock=stock)
     if out != "-":
         err.print(

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from shadowtrace.cli.app import StoreOpt, app, print_ingest_report, print_summary, state
+from shadowtrace.cli.app import StoreOpt, app, print_ingest_report, print_summary
 from shadowtrace.cli.console import err, out, progress_stages
+from shadowtrace.settings import settings
 
 
 @app.command()
@@ -48,8 +49,11 @@ def demo(
     store: StoreOpt = None,
 ) -> None:
     """Run the whole pipeline on a small simulated world: simulate, ingest, resolve,
-    and print what the store holds."""
+    detect, plan, and write the report (its path is the last line printed)."""
+    from shadowtrace.detect.run import detect
     from shadowtrace.ingest import ingest
+    from shadowtrace.plan.commands import run_default_plans
+    from shadowtrace.report.commands import report_step
     from shadowtrace.resolve import resolve
     from shadowtrace.simulate import simulate as run_simulation
     from shadowtrace.simulate.command import print_calibration
@@ -68,11 +72,22 @@ def demo(
     print_calibration(result, out)
     err.print(f"[bold]2. ingest[/bold] every file of {world}/manifest.yml → {store_path}")
     with Store.open(store_path) as st:
-        with progress_stages(st.con, "ingest", state.progress) as stage:
+        with progress_stages(st.con, "ingest", settings.progress) as stage:
             report = ingest(st, [str(world)], stage=stage)
         print_ingest_report(report)
         err.print("[bold]3. resolve[/bold] who is who")
         resolved = resolve(st)
         out.print(f"resolution: {resolved.records:,} records became {resolved.entities:,} entities")
         print_summary(st.summary())
-    err.print(f"done in {time.monotonic() - started:.0f} s; store: {store_path}")
+        err.print("[bold]4. detect[/bold] the typologies")
+        found = detect(st, stage=lambda s: err.print(f"[dim]{s}[/dim]"))
+        for run in found.runs:
+            out.print(f"  {run.detector:<28} {run.findings:>7,} findings")
+        out.print(f"detection: {found.total:,} findings in {found.seconds:.1f} s")
+    err.print("[bold]5. plan[/bold] where to cut, what to replace, how to restore")
+    plans = run_default_plans(str(store_path))
+    out.print("plans: " + ", ".join(f"{kind} {ref}" for kind, ref in plans.items()))
+    err.print("[bold]6. report[/bold]")
+    with Store.open(store_path, read_only=True) as st:
+        err.print(f"done in {time.monotonic() - started:.0f} s; store: {store_path}")
+        report_step(st, workdir / "report.html")

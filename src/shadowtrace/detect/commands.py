@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shadowtrace.errors import ConfigError
+from shadowtrace.settings import store_path
 
 __all__ = ["detect_command", "detectors_command", "parse_params", "register"]
 
@@ -29,13 +30,6 @@ StoreOpt = Annotated[
         "--store", help="Store file (default ./shadowtrace.duckdb, or $SHADOWTRACE_STORE)."
     ),
 ]
-
-
-def _store_path(store: str | None) -> str:
-    """The command's --store, else the global one (shadowtrace --store X detect)."""
-    from shadowtrace.cli.app import _store_path as global_store_path
-
-    return global_store_path(store)
 
 
 def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -78,7 +72,7 @@ def detect_command(
     from shadowtrace.store import Store
 
     params = parse_params(param)
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         report = detect(st, only=only, params=params, stage=lambda s: err.print(f"[dim]{s}[/dim]"))
         top = dict(
             st.con.execute("SELECT detector, max(score) FROM findings GROUP BY detector").fetchall()

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shadowtrace.errors import ConfigError
+from shadowtrace.settings import store_path
 
 __all__ = [
     "dismantle_cmd",
@@ -56,13 +57,6 @@ WorkdirOpt = Annotated[
     Path | None,
     typer.Option("--workdir", help="Where re-simulated worlds go (default: a temporary folder)."),
 ]
-
-
-def _store_path(store: str | None) -> str:
-    """The command's --store, else the global one (shadowtrace --store X plan ...)."""
-    from shadowtrace.cli.app import _store_path as global_store_path
-
-    return global_store_path(store)
 
 
 def _date(value: str | None, label: str) -> dt.date | None:
@@ -191,7 +185,7 @@ def dismantle_cmd(
         channel_targets=not no_channels,
     )
     extra = [int(x) for x in budgets.split(",") if x.strip()] if budgets else []
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         plan = plan_dismantle(st, options)
         ref: WorldRef | None = None
         if evaluate:
@@ -303,7 +297,7 @@ def replace_cmd(
     from shadowtrace.plan.replace import plan_replace, save
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         plan = plan_replace(st, budget, phases)
         save(st, plan)
     if as_json:
@@ -378,7 +372,7 @@ def restore_cmd(
     for path in policy or []:
         loaded = load_policy(path)  # validates
         pols[loaded.name] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    with Store.open(_store_path(store)) as st, _workdir(workdir) as work:
+    with Store.open(store_path(store)) as st, _workdir(workdir) as work:
         result = plan_restore(
             st,
             policies=pols or None,

@@ -14,18 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from shadowtrace.settings import store_path
+
 if TYPE_CHECKING:
     from shadowtrace.report.context import ReportOptions
     from shadowtrace.store import Store
 
 __all__ = ["register", "report_command", "report_step"]
-
-
-def _store_path(store: str | None) -> str:
-    """The command's --store, else the global one (shadowtrace --store X report)."""
-    from shadowtrace.cli.app import _store_path as global_store_path
-
-    return global_store_path(store)
 
 
 def report_command(
@@ -53,7 +48,7 @@ def report_command(
     from shadowtrace.report.context import ReportOptions
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store), read_only=True) as st:
+    with Store.open(store_path(store), read_only=True) as st:
         report_step(st, out, ReportOptions(max_findings=max_findings))
 
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shadowtrace.errors import ConfigError
+from shadowtrace.settings import store_path
 
 __all__ = [
     "judgements_export_cmd",
@@ -50,13 +51,6 @@ ThresholdOpt = Annotated[
 ]
 
 
-def _store_path(store: str | None) -> str:
-    """The command's --store, else the global one (shadowtrace --store X resolve)."""
-    from shadowtrace.cli.app import _store_path as global_store_path
-
-    return global_store_path(store)
-
-
 def _user(user: str | None) -> str:
     if user:
         return user
@@ -75,7 +69,7 @@ def resolve_cmd(
     from shadowtrace.resolve.run import resolve
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         report = resolve(st, threshold=threshold, stage=lambda s: err.print(f"[dim]{s}[/dim]"))
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict()) + "\n")
@@ -98,7 +92,7 @@ def merge_cmd(
     from shadowtrace.resolve.run import merge
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         canonical = merge(st, ids, _user(user), reason)
     out.print(canonical)
 
@@ -113,7 +107,7 @@ def split_cmd(
     from shadowtrace.resolve.run import split
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         members = split(st, entity_id, _user(user), reason)
     if not members:
         err.print(f"{entity_id} is not merged with anything")
@@ -161,7 +155,7 @@ def review_cmd(
 
     who = _user(user)
     decided = 0
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         rows = st.con.execute(
             "SELECT c.left_id, c.right_id, c.score, c.features FROM resolve_candidates c "
             "ANTI JOIN judgements_current j ON j.left_id = c.left_id AND j.right_id = c.right_id "
@@ -250,7 +244,7 @@ def match_cmd(
     from shadowtrace.store import Store
 
     query = _query_from(file, name, schema, prop)
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         results = match(st, query, limit)
     if as_json:
         for result in results:
@@ -276,7 +270,7 @@ def judgements_export_cmd(
     from shadowtrace.resolve.judgements import export_judgements
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store), read_only=True) as st:
+    with Store.open(store_path(store), read_only=True) as st:
         if path == "-":
             count = export_judgements(st, sys.stdout)
         else:
@@ -298,7 +292,7 @@ def judgements_import_cmd(
     from shadowtrace.resolve.run import apply_resolution
     from shadowtrace.store import Store
 
-    with Store.open(_store_path(store)) as st:
+    with Store.open(store_path(store)) as st:
         if path == "-":
             count = import_judgements(st, sys.stdin, user)
         else:
