@@ -9,9 +9,11 @@ from pathlib import Path
 import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from shadowtrace.cli import app
+from shadowtrace.errors import ConfigError
 from shadowtrace.export.entities import iter_entities
 from shadowtrace.ingest import ingest
 from tests.conftest import FTM
@@ -161,3 +163,12 @@ def test_cli_broken_pipe_exits_quietly(tmp_path):
     )  # fmt: skip
     assert proc.stdout.startswith('"canonical_id","entity_id",')  # FtM's statement CSV layout
     assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+
+
+def test_mapping_file_without_a_dataset_asks_for_one(tmp_path, store):
+    """A mapping that names its own sources but no dataset needs --dataset, said plainly."""
+    mapping = tmp_path / "kek.yml"
+    mapping.write_text((FTM / "kek.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"--dataset is needed for .*kek\.yml, which names none"):
+        ingest(store, [str(mapping)])
+    assert store.con.execute("SELECT count(*) FROM statements").fetchone() == (0,)

@@ -199,7 +199,9 @@ def plan_ingest(
 
     if not inputs and spec is not None:
         # The mapping names its own sources.
-        ds = check_dataset_name(dataset or spec.dataset or "")
+        ds = check_dataset_name(
+            dataset or spec.dataset or need_dataset(f"{mapping}, which names none")
+        )
         items.extend(_items_from_mapping(spec, ds, mapping or ""))
         return items
 
@@ -227,7 +229,9 @@ def plan_ingest(
         kind = _kind_of(path)
         if kind == "mapping":
             own = load_mapping(path)
-            ds = check_dataset_name(dataset or own.dataset or "")
+            ds = check_dataset_name(
+                dataset or own.dataset or need_dataset(f"{raw}, which names none")
+            )
             items.extend(_items_from_mapping(own, ds, str(path)))
             continue
         if kind == "ftm":
