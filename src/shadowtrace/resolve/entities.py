@@ -117,8 +117,7 @@ class Analysed:
 
 
 def drop_tables(store: Store, tables: Iterable[str] = TABLES) -> None:
-    for table in tables:
-        store.con.execute(f"DROP TABLE IF EXISTS {table}")
+    store.drop_tables(*tables)
 
 
 def _register(store: Store, name: str, columns: dict[str, pa.Array]) -> None:

@@ -366,7 +366,7 @@ def score_pairs(
         "FROM _rs_terms",
         [VETO_CAP],
     )
-    for table in (
+    store.drop_tables(
         "_rs_pname",
         "_rs_pshared",
         "_rs_pid",
@@ -379,7 +379,6 @@ def score_pairs(
         "_rs_pdate",
         "_rs_parts",
         "_rs_terms",
-    ):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    )
     scores.timings["features"] = round(time.perf_counter() - mark, 3)
     return scores

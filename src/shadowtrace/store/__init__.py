@@ -303,6 +303,12 @@ class Store:
             self._in_transaction = False
             self.con.execute("COMMIT")
 
+    def drop_tables(self, *tables: str) -> None:
+        """Drop these tables (temporary or not) where they exist; names are quoted."""
+        for table in tables:
+            sql = "DROP TABLE IF EXISTS " + ident(table)
+            self.con.execute(sql)
+
     # -- reading ---------------------------------------------------------------
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
