@@ -7,6 +7,7 @@ the format is a single stream) and writes the whole store.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import sys
 from collections.abc import Iterator
@@ -213,32 +214,31 @@ def _digraph(store: Store, stock: bool) -> Any:
     return digraph
 
 
-class GEXFExporter(Exporter):
+class _NetworkXExporter(Exporter):
+    """The entity graph written by one of networkx's line generators."""
+
+    generator = ""  # "module:function" in networkx.readwrite
+
+    def export(self, store: Store, dest: str) -> int:
+        module, _, function = self.generator.partition(":")
+        generate = getattr(importlib.import_module(f"networkx.readwrite.{module}"), function)
+        graph = _digraph(store, self.stock)
+        with text_out(dest) as fh:
+            for line in generate(graph, prettyprint=True):
+                fh.write(line + "\n")
+        return int(graph.number_of_nodes())
+
+
+class GEXFExporter(_NetworkXExporter):
     name = "gexf"
     description = "the entity graph for Gephi (GEXF)"
-
-    def export(self, store: Store, dest: str) -> int:
-        from networkx.readwrite.gexf import generate_gexf
-
-        graph = _digraph(store, self.stock)
-        with text_out(dest) as fh:
-            for line in generate_gexf(graph, prettyprint=True):
-                fh.write(line + "\n")
-        return int(graph.number_of_nodes())
+    generator = "gexf:generate_gexf"
 
 
-class GraphMLExporter(Exporter):
+class GraphMLExporter(_NetworkXExporter):
     name = "graphml"
     description = "the entity graph as GraphML"
-
-    def export(self, store: Store, dest: str) -> int:
-        from networkx.readwrite.graphml import generate_graphml
-
-        graph = _digraph(store, self.stock)
-        with text_out(dest) as fh:
-            for line in generate_graphml(graph, prettyprint=True):
-                fh.write(line + "\n")
-        return int(graph.number_of_nodes())
+    generator = "graphml:generate_graphml"
 
 
 class Neo4jExporter(Exporter):
