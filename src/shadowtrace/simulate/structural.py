@@ -155,10 +155,19 @@ def registries(w: World, out: Out) -> None:
             ]
         )
         out.scheme("front_company", [*cols, directors], label=_s(["mass_address"] * len(members)))
+    # A rename is a scheme only where the data record it: the register entry shows the
+    # new name with the listed one as its previous name. A party on no register (a North
+    # Korean supplier) or renamed after the period keeps its listed name in every record.
     prox = [
         p
         for p in w.parties
-        if "successor_of" in p.extra or ("renamed_on" in p.extra and not p.rename_slot)
+        if "successor_of" in p.extra
+        or (
+            "renamed_on" in p.extra
+            and not p.rename_slot
+            and p.registry
+            and p.extra["renamed_on"] <= w.scenario.date("period_end")
+        )
     ]
     if prox:
         a = _s([w.true_id(p.idx) for p in prox])

@@ -298,6 +298,63 @@ def test_sanctions_proximity(store: Store, tmp_path: Path) -> None:
     assert {"N", "D"} <= {f.entities[0] for f in wide}
 
 
+def test_sanctions_proximity_through_merged_records(store: Store, tmp_path: Path) -> None:
+    """A substitute is found when resolution merged its register entry with an older
+    namesake or with a listed one, and when it answers a later listing of its party."""
+    registry = [
+        company("L", "OOO Listed", "ru", address="Moscow, Lenina 1", phone="+74951234567",
+                incorporationDate="2015-01-01"),
+        E("D", "Person", name="Ivan Nominee"),
+        E("dl", "Directorship", director="D", organization="L"),
+        # set up with L's director, address and phone after its listing; its register
+        # entry was merged with an old company of the same name
+        company("S1", "OOO Alfa", "ru", address="Moscow, Lenina 1", phone="+74951234567",
+                incorporationDate="2024-03-10", registrationNumber="1247700000001"),
+        E("ds1", "Directorship", director="D", organization="S1"),
+        company("O1", "OOO Alfa", "ru", address="Tver, Sadovaya 3",
+                incorporationDate="2001-04-04", registrationNumber="1027700000002"),
+        # set up the same way; merged with a listed namesake
+        company("S2", "OOO Beta", "ru", address="Moscow, Lenina 1", phone="+74951234567",
+                incorporationDate="2024-03-12"),
+        E("ds2", "Directorship", director="D", organization="S2"),
+        # M is listed twice; S3 is set up with its people and premises after the second
+        company("M", "OOO Second", "ru", address="Kazan, Baumana 9", phone="+78432000000",
+                incorporationDate="2012-02-02"),
+        E("D2", "Person", name="Oleg Proxy"),
+        E("dm", "Directorship", director="D2", organization="M"),
+        company("S3", "OOO Gamma", "ru", address="Kazan, Baumana 9", phone="+78432000000",
+                incorporationDate="2024-06-20"),
+        E("ds3", "Directorship", director="D2", organization="S3"),
+        # a listed party tied to L by its director, set up long before: not a finding
+        company("Z", "OOO Old Listed", "ru", incorporationDate="2005-05-05"),
+        E("dz", "Directorship", director="D", organization="Z"),
+    ]  # fmt: skip
+    listing = [
+        E("Llist", "Company", name="OOO Listed"),
+        E("san", "Sanction", entity="Llist", listingDate="2024-02-23", program="RUSSIA"),
+        E("Klist", "Company", name="OOO Beta"),
+        E("sank", "Sanction", entity="Klist", listingDate="2022-05-01", program="RUSSIA"),
+        E("Mlist", "Company", name="OOO Second"),
+        E("sanm1", "Sanction", entity="Mlist", listingDate="2022-01-10", program="RUSSIA"),
+        E("sanm2", "Sanction", entity="Mlist", listingDate="2024-06-01", program="EU"),
+        E("Zlist", "Company", name="OOO Old Listed"),
+        E("sanz", "Sanction", entity="Zlist", listingDate="2024-02-23", program="RUSSIA"),
+    ]
+    load(store, tmp_path, registry, "registry")
+    load(store, tmp_path, listing, "sanctions")
+    for ids in (["L", "Llist"], ["S1", "O1"], ["S2", "Klist"], ["M", "Mlist"], ["Z", "Zlist"]):
+        merge(store, ids, "test")
+    canonical = dict(store.con.execute("SELECT entity_id, canonical_id FROM resolution").fetchall())
+    found = {f.entities[0]: f for f in run(store, "sanctions_proximity")}
+    assert set(found) == {canonical["S1"], canonical["S2"], "S3"}
+    assert found[canonical["S1"]].metrics["setup_days"] == 16.0
+    assert found[canonical["S2"]].metrics["setup_days"] == 18.0
+    third = found["S3"]
+    assert third.metrics["setup_days"] == 19.0
+    assert third.steps[0].entity_id == "sanm2" and third.steps[0].date == "2024-06-01"
+    assert third.steps[-1].date == "2024-06-20"
+
+
 def test_front_companies(store: Store, tmp_path: Path) -> None:
     ents = [E("nom", "Person", name="Petr Nominee")]
     for k, country in enumerate(["ru", "kz", "ru"]):

@@ -15,7 +15,15 @@ reached gets a score:
   only through others scores ``distant_score``;
 * ``setup_bonus`` when it was incorporated within ``setup_window_days`` of the listing:
   a company set up with the listed party's director, address or phone just when the
-  listed party was listed is how a network re-registers its business.
+  listed party was listed is how a network re-registers its business. Every listing
+  of the listed party counts (a party can be listed more than once, by several
+  authorities or because resolution joined several list entries), and so does every
+  incorporation date among the entity's records (resolution may have merged a
+  re-registered company's entry with an older namesake).
+
+An entity tied to several listed parties keeps its best score. A listed entity is
+scored like any other: a substitute can be listed in its turn, and resolution may have
+merged a substitute's register entry with a listed namesake.
 
 A listed party whose registry entry now shows another name, with the listed name as
 its previous name, was *renamed after its listing* and scores ``renamed_score``.
@@ -48,7 +56,11 @@ def norm_name(value: str) -> str:
 
 
 def listed_parties(ctx: DetectContext) -> dict[str, dict[str, Any]]:
-    """Listed canonical entities with their listing date and caption."""
+    """Listed canonical entities with their caption, first listing date and sanction, and
+    every listing (``listings``: date and sanction id, earliest first).
+
+    An entity can be listed more than once: by several authorities or programmes, or
+    because resolution joined several list entries."""
     rows = fetch(
         ctx.store,
         """
@@ -57,7 +69,20 @@ def listed_parties(ctx: DetectContext) -> dict[str, dict[str, Any]]:
         FROM nodes n WHERE n.listed ORDER BY n.id
         """,
     )
-    return {str(r["id"]): r for r in rows}
+    out = {str(r["id"]): {**r, "listings": []} for r in rows}
+    sql = """
+        SELECT DISTINCT s.entity, CAST(coalesce(s.listing_date, s.start_date) AS VARCHAR), s.id
+        FROM sanctions s
+        WHERE s.entity IS NOT NULL AND coalesce(s.listing_date, s.start_date) IS NOT NULL
+        ORDER BY 1, 2, 3
+        """
+    for entity, day, sanction_id in ctx.store.con.execute(sql).fetchall():
+        if str(entity) in out:
+            out[str(entity)]["listings"].append((str(day), str(sanction_id)))
+    for r in out.values():
+        if not r["listings"]:
+            r["listings"] = [(r["listed_date"], r["sanction_id"])]
+    return out
 
 
 class SanctionsProximity:
@@ -104,34 +129,42 @@ class SanctionsProximity:
         if not listed:
             return []
         graph = ctx.graph(p["kinds"])
-        found: dict[str, dict[str, Any]] = {}
-        for origin, info in listed.items():
-            for cand, hit in _reach(graph, origin, p["max_hops"], p["max_degree"]).items():
-                if cand in listed:
-                    continue
-                best = found.get(cand)
-                if best is None or len(hit["ties"]) > len(best["ties"]):
-                    found[cand] = {**hit, "origin": origin, "listed": info}
-        inc = _incorporation(ctx, set(found))
-        results: list[dict[str, Any]] = []
-        for cand, hit in found.items():
-            score = _tie_score(hit["ties"], p["tie_weights"], p["max_tie_score"])
-            if not hit["ties"]:
-                score = p["distant_score"]
-            setup = _setup(inc.get(cand), hit["listed"]["listed_date"], p["setup_window_days"])
-            if setup is not None:
-                score += p["setup_bonus"]
-            if score >= p["min_score"]:
-                results.append({**hit, "id": cand, "score": min(1.0, score), "setup": setup})
+        reached = {
+            origin: _reach(graph, origin, p["max_hops"], p["max_degree"]) for origin in listed
+        }
+        inc = _incorporation(ctx, {cand for hits in reached.values() for cand in hits})
+        # Each entity is scored against every listed party that reaches it, and the best
+        # score is kept: the setup bonus depends on which party's listing it answers.
+        # Listed entities are candidates too: a substitute may be listed in its turn, and
+        # resolution may merge a substitute's register entry with a listed namesake.
+        best: dict[str, dict[str, Any]] = {}
+        for origin, hits in reached.items():
+            listings = listed[origin]["listings"]
+            for cand, hit in hits.items():
+                score = _tie_score(hit["ties"], p["tie_weights"], p["max_tie_score"])
+                if not hit["ties"]:
+                    score = p["distant_score"]
+                dates = inc.get(cand, [])
+                setup, listing = _setup(dates, listings, p["setup_window_days"])
+                if setup is not None:
+                    score += p["setup_bonus"]
+                info = {"listed_date": listing[0], "sanction_id": listing[1]}
+                row = {**hit, "id": cand, "origin": origin, "listed": info}
+                row.update(score=min(1.0, score), setup=setup, raw=score)
+                row["incorporated"] = _shown_date(dates, listing[0], setup)
+                key = (row["raw"], len(hit["ties"]))
+                prev = best.get(cand)
+                if prev is None or key > (prev["raw"], len(prev["ties"])):
+                    best[cand] = row
+        results = [r for r in best.values() if r["raw"] >= p["min_score"]]
         renamed = _renamed(ctx, listed) if p["renamed_score"] >= p["min_score"] else []
-        return self._findings(ctx, results, renamed, inc, listed, p)
+        return self._findings(ctx, results, renamed, listed, p)
 
     def _findings(
         self,
         ctx: DetectContext,
         results: list[dict[str, Any]],
         renamed: list[dict[str, Any]],
-        inc: dict[str, str],
         listed: dict[str, dict[str, Any]],
         p: dict[str, Any],
     ) -> list[Finding]:
@@ -163,15 +196,16 @@ class SanctionsProximity:
                         entity_id=None,
                     )
                 )
+            incorporated = r["incorporated"]
             steps.append(
                 Step(
                     kind="party",
                     source=r["id"],
                     target=None,
                     summary=f"{names.get(r['id'], r['id'])}"
-                    + (f", incorporated {inc[r['id']]}" if r["id"] in inc else ""),
+                    + (f", incorporated {incorporated}" if incorporated else ""),
                     entity_id=r["id"],
-                    date=inc.get(r["id"]),
+                    date=incorporated,
                 )
             )
             step_lists.append(steps)
@@ -323,22 +357,63 @@ def _reach(graph: Any, origin: str, max_hops: int, max_degree: int) -> dict[str,
     return out
 
 
-def _incorporation(ctx: DetectContext, ids: set[str]) -> dict[str, str]:
+def _incorporation(ctx: DetectContext, ids: set[str]) -> dict[str, list[str]]:
+    """Every incorporation date among the records of each entity in ``ids``.
+
+    An entity resolved from several register entries can have several: a company
+    re-registered under a similar name may be merged with its namesake, and the date
+    that shows it was set up around a listing is then one of them."""
     if not ids:
         return {}
     rows = ctx.store.con.execute(
-        "SELECT id, CAST(incorporation_date AS VARCHAR) FROM nodes "
-        "WHERE incorporation_date IS NOT NULL"
+        "SELECT DISTINCT canonical_id, left(value, 10) FROM statements "
+        "WHERE prop = 'incorporationDate' ORDER BY 1, 2"
     ).fetchall()
-    return {str(i): str(d) for i, d in rows if i in ids}
+    out: dict[str, list[str]] = defaultdict(list)
+    for cid, day in rows:
+        if cid in ids and _iso_date(str(day)) is not None:
+            out[str(cid)].append(str(day))
+    return dict(out)
 
 
-def _setup(incorporated: str | None, listed: str | None, window: int) -> int | None:
-    """Days from the listing to the incorporation, when within ``window``."""
-    if not incorporated or not listed:
+def _iso_date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
         return None
-    days = (dt.date.fromisoformat(incorporated[:10]) - dt.date.fromisoformat(listed[:10])).days
-    return days if abs(days) <= window else None
+
+
+def _shown_date(incorporated: list[str], listed: str | None, setup: int | None) -> str | None:
+    """The incorporation date a finding shows: the one near the listing, else the first."""
+    if setup is not None and listed:
+        day = _iso_date(listed)
+        if day is not None:
+            return (day + dt.timedelta(days=setup)).isoformat()
+    return min(incorporated, default=None)
+
+
+def _setup(
+    incorporated: list[str], listings: list[tuple[str | None, str | None]], window: int
+) -> tuple[int | None, tuple[str | None, str | None]]:
+    """Days from a listing to the incorporation nearest it, when within ``window``, and
+    that listing (date, sanction id); else ``None`` and the first listing."""
+    best: tuple[int, int] | None = None
+    for k, (listed, _) in enumerate(listings):
+        when = _iso_date(listed) if listed else None
+        if when is None:
+            continue
+        for value in incorporated:
+            day = _iso_date(value)
+            if day is None:
+                continue
+            days = (day - when).days
+            if abs(days) <= window and (
+                best is None or (abs(days), days) < (abs(best[0]), best[0])
+            ):
+                best = (days, k)
+    if best is None:
+        return None, listings[0]
+    return best[0], listings[best[1]]
 
 
 def _renamed(ctx: DetectContext, listed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
