@@ -305,16 +305,25 @@ def greedy(
                 break
         best_group: list[int] = []
         best_rate = best_gain
+        # Each group's members still standing, those carrying the most flow first, as
+        # many as the budget allows. Removing them cuts at most the flow through them
+        # now, so groups are tried best bound first and the rest skipped once the bound
+        # cannot beat the best rate found (the same lazy rule as for single targets).
+        standing = []
         for g in group_list:
-            # the members still standing, those carrying the most flow first, as many
-            # as the budget allows
             rest = sorted((t for t in g if t not in chosen), key=lambda t: -bound[t])
             rest = rest[: k - len(chosen)]
-            if len(rest) < 2:
-                continue
+            if len(rest) >= 2:
+                standing.append((float(bound[rest].clip(0).sum()) / len(rest), rest))
+        standing.sort(key=lambda item: -item[0])
+        for rate_bound, rest in standing:
+            if rate_bound <= best_rate + 1e-9:
+                break
             gain = current.value - fs.value_without([*chosen, *rest])
             if gain / len(rest) > best_rate + 1e-9:
                 best_group, best_rate = rest, gain / len(rest)
+            if time_limit is not None and time.perf_counter() - started > time_limit:
+                break
         fs.set_removed(chosen)
         if best_group:
             chosen.extend(best_group)
