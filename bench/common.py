@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ class Measure:
     peak_rss_mb: float
     returncode: int
     stdout: bytes = b""
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -34,28 +37,56 @@ class Measure:
 
 
 def run(label: str, cmd: list[str], stdin: Path | None = None, stdout: Path | None = None,
-        env: dict[str, str] | None = None) -> Measure:  # fmt: skip
-    """Run one command; wall seconds and its peak RSS."""
+        env: dict[str, str] | None = None, cwd: Path | None = None,
+        timeout: float | None = None) -> Measure:  # fmt: skip
+    """Run one command; wall seconds and its peak RSS.
+
+    With ``timeout`` (seconds) the command is killed when it runs longer; its return
+    code is then that of the kill (negative) and ``timed_out`` is set.
+    """
     fin = open(stdin, "rb") if stdin else subprocess.DEVNULL  # noqa: SIM115
     fout = open(stdout, "wb") if stdout else subprocess.PIPE  # noqa: SIM115
+    # stderr goes to a file, not a pipe: a command that logs more than a pipe holds
+    # while its stdout is being read would otherwise block for ever
+    ferr = tempfile.TemporaryFile()  # noqa: SIM115
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=ferr, cwd=cwd,
                             env={**os.environ, **(env or {})})  # fmt: skip
+    lock = threading.Lock()
+    state = {"reaped": False, "killed": False}
+
+    def kill() -> None:
+        with lock:
+            if not state["reaped"]:
+                state["killed"] = True
+                proc.kill()
+
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer is not None:
+        timer.start()
     out = b""
     if fout is subprocess.PIPE:
         assert proc.stdout is not None
         out = proc.stdout.read()
-    assert proc.stderr is not None
-    err = proc.stderr.read()
+    # wait without reaping, so that the timer never signals a reused process id
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    with lock:
+        state["reaped"] = True
+    if timer is not None:
+        timer.cancel()
     _, status, usage = os.wait4(proc.pid, 0)
+    timed_out = state["killed"]
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     for fh in (fin, fout):
         if hasattr(fh, "close"):
             fh.close()
+    ferr.seek(0)
+    err = ferr.read()
+    ferr.close()
     if proc.returncode != 0:
         sys.stderr.write(err.decode("utf-8", "replace")[-3000:])
-    return Measure(label, seconds, usage.ru_maxrss / 1024, proc.returncode, out)
+    return Measure(label, seconds, usage.ru_maxrss / 1024, proc.returncode, out, timed_out)
 
 
 def pipeline(label: str, first: list[str], second: list[str], stdin: Path, stdout: Path) -> Measure:
