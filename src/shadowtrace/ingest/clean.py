@@ -203,7 +203,8 @@ def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
     plus ``value`` (NULL when the value cannot be read as its type). Returns the
     number of distinct values cleaned in Python.
     """
-    rel = con.sql(f"SELECT DISTINCT prop_type, raw, fmt, fuzzy FROM {source}").to_arrow_table()
+    distinct = f"SELECT DISTINCT prop_type, raw, fmt, fuzzy FROM {source}"
+    rel = con.sql(distinct).to_arrow_table()
     types = rel.column("prop_type").to_pylist()
     raws = rel.column("raw").to_pylist()
     fmts = rel.column("fmt").to_pylist()
@@ -226,7 +227,8 @@ def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
     )
     con.register("_clean_arrow", table)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM _clean_arrow")
+        sql = f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM _clean_arrow"
+        con.execute(sql)
     finally:
         con.unregister("_clean_arrow")
     return len(out)

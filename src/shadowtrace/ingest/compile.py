@@ -206,7 +206,8 @@ def run_query(
         where = f"_row BETWEEN {int(rows[0])} AND {int(rows[1])} AND {where}"
     src_t = ident(source_table)
 
-    con.execute(f"INSERT INTO _passed SELECT DISTINCT {src}, _row FROM {src_t} WHERE {where}")
+    sql = f"INSERT INTO _passed SELECT DISTINCT {src}, _row FROM {src_t} WHERE {where}"
+    con.execute(sql)
 
     # 2. ids
     selects = [_id_select(entity, dataset, src_t, where) for entity in query.entities]
@@ -253,7 +254,8 @@ def run_query(
             f"FROM ({' UNION ALL '.join(selects)}) u "
             f"SEMI JOIN {n.ids} i ON i._row = u._row AND i.origin = u.origin"
         )
-        con.execute(f"DELETE FROM {n.vals} WHERE raw IS NULL OR raw = ''")
+        sql = f"DELETE FROM {n.vals} WHERE raw IS NULL OR raw = ''"
+        con.execute(sql)
     else:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {n.vals} (_row BIGINT, origin VARCHAR, prop VARCHAR, "
@@ -264,7 +266,7 @@ def run_query(
     python_types = sorted(
         {
             t
-            for (t,) in con.execute(f"SELECT DISTINCT prop_type FROM {n.vals}").fetchall()
+            for (t,) in con.execute("SELECT DISTINCT prop_type FROM " + n.vals).fetchall()
             if needs_python_clean(str(t))
         }
     )
@@ -361,5 +363,7 @@ def run_query(
         f"NULL, NULL, NULL, NULL, FALSE, {string_literal(dataset)} FROM {n.ids}"
     )
     for name in ("ids", "vals", "clean", "cleaned"):
-        con.execute(f"DROP TABLE IF EXISTS {getattr(n, name)}")
-    con.execute(f"DROP VIEW IF EXISTS {n.tocleanv}")
+        sql = f"DROP TABLE IF EXISTS {getattr(n, name)}"
+        con.execute(sql)
+    sql = f"DROP VIEW IF EXISTS {n.tocleanv}"
+    con.execute(sql)

@@ -55,12 +55,9 @@ def _clean_into_raw(
     """Clean ``table`` (source_row, origin, entity_id, schema, prop, prop_type, raw,
     lang, original_value, first_seen, last_seen, external) into ``_raw``/``_rej``."""
     t = ident(table)
+    distinct_types = f"SELECT DISTINCT prop_type FROM {t}"
     python_types = sorted(
-        {
-            str(r[0])
-            for r in con.execute(f"SELECT DISTINCT prop_type FROM {t}").fetchall()
-            if needs_python_clean(str(r[0]))
-        }
+        {str(r[0]) for r in con.execute(distinct_types).fetchall() if needs_python_clean(str(r[0]))}
     )
     # Name and address values are validated in SQL and kept verbatim.
     cases = [
@@ -169,7 +166,8 @@ def read_ftm_json(
             f"INSERT INTO _rej SELECT {src}, source_row, {string_literal(field)}, {reason}, "
             f"left(line, 10000), 'row' FROM _je WHERE {cond}"
         )
-        con.execute(f"DELETE FROM _je WHERE {cond}")
+        delete = f"DELETE FROM _je WHERE {cond}"  # cond: a fixed expression above
+        con.execute(delete)
     # One row per (entity, property, value).
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _jp AS SELECT source_row, entity_id, schema, k AS prop, "
@@ -204,7 +202,8 @@ def read_ftm_json(
     )
     _clean_into_raw(con, "_jvals", src)
     for name in ("_jl", "_jv", "_je", "_jp", "_jpt", "_jvals"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+        sql = f"DROP TABLE IF EXISTS {name}"
+        con.execute(sql)
     return LoadedTable("_jl", [], rows_in)
 
 
@@ -250,7 +249,8 @@ def read_statements(
             f"INSERT INTO _rej SELECT {src}, source_row, {string_literal(field)}, {reason}, "
             f"NULL, 'row' FROM _sv WHERE {cond}"
         )
-        con.execute(f"DELETE FROM _sv WHERE {cond}")
+        sql = f"DELETE FROM _sv WHERE {cond}"
+        con.execute(sql)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _svt AS "
         "SELECT s.source_row, s.origin, s.entity_id, s.schema, "

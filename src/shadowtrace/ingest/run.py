@@ -169,8 +169,10 @@ def _ingest(
             [run_id, dataset, now, json.dumps(args, ensure_ascii=False)],
         )
         report = IngestReport(run_id=run_id)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw ({RAW_COLUMNS})")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _rej ({REJECT_COLUMNS})")
+        sql = f"CREATE OR REPLACE TEMP TABLE _raw ({RAW_COLUMNS})"
+        con.execute(sql)
+        sql = f"CREATE OR REPLACE TEMP TABLE _rej ({REJECT_COLUMNS})"
+        con.execute(sql)
         con.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _srcmap (src INTEGER, source_id INTEGER, "
@@ -208,7 +210,8 @@ def _ingest(
             ],
         )
         for name in ("_raw", "_rej", "_passed", "_srcmap", "_ent"):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+            sql = f"DROP TABLE IF EXISTS {name}"
+            con.execute(sql)
     return report
 
 
@@ -303,9 +306,11 @@ def _read_item(
             if strict:
                 _raise_first_reject(store, src, item.display)
             _maybe_merge(store, report, run_id, now)
-    con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
+    sql = f"DROP TABLE IF EXISTS {ident(table)}"
+    con.execute(sql)
     if loaded.rejects:
-        con.execute(f"DROP TABLE IF EXISTS {ident(loaded.rejects)}")
+        sql = f"DROP TABLE IF EXISTS {ident(loaded.rejects)}"
+        con.execute(sql)
     # A rejected record made nothing (rejected values leave the rest of the record).
     sr.rows_rejected = int(
         con.execute(
@@ -537,7 +542,8 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         [run_id],
     )
     for name in ("_st", "_cent", "_old", "_ent"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+        sql = f"DROP TABLE IF EXISTS {name}"
+        con.execute(sql)
     con.execute("DELETE FROM _raw")
 
 

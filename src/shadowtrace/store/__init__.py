@@ -275,7 +275,8 @@ class Store:
         data = pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
         self.con.register("_rows_arrow", data)
         try:
-            self.con.execute(f"INSERT INTO {ident(table)} SELECT * FROM _rows_arrow")
+            sql = f"INSERT INTO {ident(table)} SELECT * FROM _rows_arrow"
+            self.con.execute(sql)
         finally:
             self.con.unregister("_rows_arrow")
 
