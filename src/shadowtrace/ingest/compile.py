@@ -157,7 +157,7 @@ def _template_sql(template: str) -> str:
     if pos < len(template):
         parts.append(string_literal(template[pos:]))
     joined = " || ".join(parts) if parts else "''"
-    return strip_sql(f"({joined})")
+    return strip_sql("(" + joined + ")")
 
 
 def _values_sql(prop: PropertySpec) -> str:
