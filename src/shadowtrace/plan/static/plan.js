@@ -55,14 +55,37 @@
       }).join("; ") })));
     }
     if (data.restore) {
-      var c = data.restore.channels || [];
-      el.appendChild(u.card("Channels and what-if policies", u.table([
-        { label: "Scenario", value: function (x) { return x.scenario; } },
+      // One row per channel: what it carries now, then, for each what-if policy, its
+      // volume in the re-simulated world without the policy and with it.
+      var byChannel = {}, channels = [], policies = [];
+      (data.restore.channels || []).forEach(function (x) {
+        if (!byChannel[x.channel]) {
+          byChannel[x.channel] = { channel: x.channel, transparent: x.transparent, at: {} };
+          channels.push(x.channel);
+        }
+        byChannel[x.channel].at[x.scenario] = x;
+        var policy = x.scenario.split(":")[0];
+        if (x.scenario !== "observed" && policies.indexOf(policy) < 0) policies.push(policy);
+      });
+      var columns = [
         { label: "Channel", value: function (x) { return x.channel + (x.transparent ? " (transparent)" : ""); } },
-        { label: "Volume", num: true, value: function (x) { return fmt.usd(x.volume); } },
+        { label: "Observed volume", num: true, value: function (x) {
+            return x.at.observed ? fmt.usd(x.at.observed.volume) : "—"; } },
         { label: "Fees lost (8–15%)", num: true, value: function (x) {
-            return x.transparent ? "" : fmt.usd(x.fees_low) + "–" + fmt.usd(x.fees_high); } },
-      ], c)));
+            var o = x.at.observed;
+            return !o || x.transparent ? "" : fmt.usd(o.fees_low) + "–" + fmt.usd(o.fees_high); } },
+      ];
+      policies.forEach(function (policy) {
+        columns.push({ label: policy + ": before → after", num: true, value: function (x) {
+          var b = x.at[policy + ":before"], a = x.at[policy + ":after"];
+          if (!b && !a) { return "—"; }
+          return fmt.usd(b ? b.volume : 0) + " → " + fmt.usd(a ? a.volume : 0);
+        } });
+      });
+      el.appendChild(u.card("Channels and what-if policies", u.table(
+        columns, channels.map(function (name) { return byChannel[name]; }),
+        { caption: "Volume by payment channel as observed, and in the simulated world " +
+          "without (before) and with (after) each policy." })));
     }
   };
 })();
