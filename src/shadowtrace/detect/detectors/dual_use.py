@@ -12,8 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import RU_AND_OCCUPIED, chpl_codes, fx_param
-from shadowtrace.detect.detectors.goods import CHAIN_PARAMS, Chain, end_users, goods_chains
+from shadowtrace.detect.common import chpl_codes
+from shadowtrace.detect.detectors.goods import (
+    CHAIN_PARAMS,
+    END_USER_PARAMS,
+    Chain,
+    end_users,
+    goods_chains,
+)
 from shadowtrace.detect.detectors.transshipment import findings as chain_findings
 from shadowtrace.detect.finding import Finding
 
@@ -31,20 +37,7 @@ class DualUseSupply:
             "HS-6 codes of the goods that count (default: the Common High Priority List, "
             "version of 23 February 2024).",
         ),
-        "end_user_countries": Param(
-            list(RU_AND_OCCUPIED), "Countries of the receivers and end users that count."
-        ),
-        "end_user_window_days": Param(
-            30, "Days after the last declaration in which the end user pays the importer.", 0
-        ),
-        "end_user_ratio": Param(
-            [1.0, 1.35],
-            "Band of (payment in USD) / (declared value) for the end user's payment.",
-            0.0,
-            length=2,
-            ordered=True,
-        ),
-        "fx_per_usd": fx_param(),
+        **END_USER_PARAMS,
     }
 
     def detect(self, ctx: DetectContext) -> list[Finding]:

@@ -24,12 +24,20 @@ from typing import Any
 import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import RU_AND_OCCUPIED, band, fetch, fx_table, register, unregister
+from shadowtrace.detect.common import (
+    RU_AND_OCCUPIED,
+    band,
+    fetch,
+    fx_param,
+    fx_table,
+    register,
+    unregister,
+)
 from shadowtrace.detect.finding import Step
 from shadowtrace.store import Store
 from shadowtrace.store.sql import ident
 
-__all__ = ["CHAIN_PARAMS", "Chain", "Hop", "end_users", "goods_chains"]
+__all__ = ["CHAIN_PARAMS", "END_USER_PARAMS", "Chain", "Hop", "end_users", "goods_chains"]
 
 CHAIN_PARAMS: dict[str, Param] = {
     "max_lag_days": Param(
@@ -51,6 +59,25 @@ CHAIN_PARAMS: dict[str, Param] = {
         length=2,
         ordered=True,
     ),
+}
+
+
+# The end user who pays the last importer (``end_users``), for detectors of goods chains.
+END_USER_PARAMS: dict[str, Param] = {
+    "end_user_countries": Param(
+        list(RU_AND_OCCUPIED), "Countries of the receivers and end users that count."
+    ),
+    "end_user_window_days": Param(
+        30, "Days after the last declaration in which the end user pays the importer.", 0
+    ),
+    "end_user_ratio": Param(
+        [1.0, 1.35],
+        "Band of (payment in USD) / (declared value) for the end user's payment.",
+        0.0,
+        length=2,
+        ordered=True,
+    ),
+    "fx_per_usd": fx_param(),
 }
 
 

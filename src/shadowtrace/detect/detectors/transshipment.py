@@ -20,15 +20,14 @@ import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
-    RU_AND_OCCUPIED,
     attach_evidence,
     captions,
-    fx_param,
     register,
     unregister,
 )
 from shadowtrace.detect.detectors.goods import (
     CHAIN_PARAMS,
+    END_USER_PARAMS,
     Chain,
     end_user_step,
     end_users,
@@ -78,20 +77,7 @@ class MultilayerTransshipment:
         "other_origins": Param(
             True, "Also report chains of goods of other origins (at a lower score)."
         ),
-        "end_user_countries": Param(
-            list(RU_AND_OCCUPIED), "Countries of the receivers and end users that count."
-        ),
-        "end_user_window_days": Param(
-            30, "Days after the last declaration in which the end user pays the importer.", 0
-        ),
-        "end_user_ratio": Param(
-            [1.0, 1.35],
-            "Band of (payment in USD) / (declared value) for the end user's payment.",
-            0.0,
-            length=2,
-            ordered=True,
-        ),
-        "fx_per_usd": fx_param(),
+        **END_USER_PARAMS,
     }
 
     def detect(self, ctx: DetectContext) -> list[Finding]:
