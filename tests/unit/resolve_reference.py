@@ -17,6 +17,7 @@ from shadowtrace.resolve.names import (
     KIND_WEIGHTS,
     Aligned,
     NameComparison,
+    _discordance,
     script_rule,
     token_sim,
 )
@@ -43,20 +44,6 @@ def _units(tokens: tuple[Token, ...]) -> list[_Unit]:
             joined = Token(text, skeleton(text), "", "name", frozenset())
             units.append(_Unit(tuple(range(i, i + size)), joined))
     return units
-
-
-def _discordance(pairs: list[tuple[int, int]]) -> float:
-    """Share of aligned pairs whose order differs between the two names."""
-    if len(pairs) < 2:
-        return 0.0
-    crossing = 0
-    total = 0
-    for i in range(len(pairs)):
-        for j in range(i + 1, len(pairs)):
-            total += 1
-            if (pairs[i][0] - pairs[j][0]) * (pairs[i][1] - pairs[j][1]) < 0:
-                crossing += 1
-    return crossing / total
 
 
 def reference_compare_names(left: NameForm, right: NameForm) -> NameComparison:
