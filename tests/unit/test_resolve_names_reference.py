@@ -24,9 +24,7 @@ PAIRS = Path(__file__).parents[1] / "fixtures" / "name_pairs.csv"
 def _pairs() -> list[tuple[str, str, str]]:
     with PAIRS.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return [
-        ("PER" if r["schema"] == "Person" else "ORG", r["name1"], r["name2"]) for r in rows
-    ]
+    return [("PER" if r["schema"] == "Person" else "ORG", r["name1"], r["name2"]) for r in rows]
 
 
 def test_fast_comparison_equals_the_reference_on_every_labelled_pair() -> None:
