@@ -12,6 +12,12 @@ mapping becomes a handful of SQL statements over the whole table:
 5. ``required`` properties and entity references, in dependency order, and the
    names of referenced entities inlined into ``namesMentioned`` as FtM does.
 
+Records that would make the same statements for an entity (the party named in a
+million donations, the same address on every row of a company) are mapped once:
+each entity row remembers the first such record (``rep``), and the others are only
+recorded as places the entity was read from (``_seen``), with any reject of the
+shared values repeated for each of them.
+
 The output rows are appended to the run's raw statement table with their record
 number and the name of the mapping entity that made them (the ``origin``).
 """
@@ -35,7 +41,14 @@ from shadowtrace.ingest.mapping import TEMPLATE_REF, EntitySpec, PropertySpec, Q
 from shadowtrace.model import get_model
 from shadowtrace.store.sql import ident, string_literal
 
-__all__ = ["MAX_VALUE_CHARS", "RAW_COLUMNS", "REJECT_COLUMNS", "max_value_chars", "run_query"]
+__all__ = [
+    "MAX_VALUE_CHARS",
+    "RAW_COLUMNS",
+    "REJECT_COLUMNS",
+    "SEEN_COLUMNS",
+    "max_value_chars",
+    "run_query",
+]
 
 #: Columns of the run's raw statement table.
 RAW_COLUMNS = (
@@ -43,6 +56,9 @@ RAW_COLUMNS = (
     "prop VARCHAR, prop_type VARCHAR, value VARCHAR, original_value VARCHAR, lang VARCHAR, "
     "first_seen TIMESTAMP, last_seen TIMESTAMP, external BOOLEAN, dataset VARCHAR"
 )
+#: Columns of the run's table of records whose statements an earlier record of the
+#: chunk already made (same entity, same values): provenance only.
+SEEN_COLUMNS = "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema VARCHAR"
 #: Columns of the run's reject table.
 REJECT_COLUMNS = (
     "src INTEGER, source_row BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR, kind VARCHAR"
@@ -94,37 +110,61 @@ def _filter_sql(query: QuerySpec, columns: set[str]) -> str:
 MAX_NETWORK_KEYS = 8
 
 
-def _id_select(entity: EntitySpec, dataset: str, source: str, where: str) -> str:
-    """SELECT (_row, origin, schema, entity_id) for one mapping entity.
+def _signature(entity: EntitySpec, entities: dict[str, EntitySpec]) -> list[str]:
+    """The source columns that decide every statement ``entity`` makes in a record:
+    its keys and property columns, and those of the entities it refers to (their
+    ids, names and whether they are made at all), transitively."""
+    columns: set[str] = set()
+    todo, seen = [entity.name], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in entities:
+            continue
+        seen.add(name)
+        columns |= entities[name].refs
+        todo.extend(entities[name].dependencies)
+    return sorted(columns)
+
+
+def _id_select(
+    entity: EntitySpec, dataset: str, source: str, where: str, signature: list[str]
+) -> str:
+    """SELECT (_row, origin, schema, entity_id, sig) for one mapping entity; ``sig``
+    holds the values of the columns that decide the entity's statements.
 
     followthemoney's id: ``sha1(dataset + key_literal + the sorted non-empty key
     values, concatenated)``; ``None`` when every key is empty. Sorting a handful of
     keys with a sorting network of ``least``/``greatest`` (empty strings sort first
     and add nothing, like FtM's empty keys) is cheaper than list functions.
     """
+    # A 64-bit hash, compared only between rows of the same entity id.
+    sig = f"hash({', '.join(ident(c) for c in signature)}) AS sig" if signature else "0 AS sig"
     head = (
         f"_row, {string_literal(entity.name)} AS origin, {string_literal(entity.schema)} AS schema"
     )
     if entity.id_column is not None:
-        return f"SELECT {head}, {ident(entity.id_column)} AS entity_id FROM {source} WHERE {where}"
+        return (
+            f"SELECT {head}, {ident(entity.id_column)} AS entity_id, {sig} "
+            f"FROM {source} WHERE {where}"
+        )
     seed = string_literal(dataset + (entity.key_literal or ""))
     keys = [ident(k) for k in entity.keys]
     if len(keys) == 1:
         return (
             f"SELECT {head}, CASE WHEN {keys[0]} IS NULL THEN NULL "
-            f"ELSE sha1({seed} || {keys[0]}) END AS entity_id FROM {source} WHERE {where}"
+            f"ELSE sha1({seed} || {keys[0]}) END AS entity_id, {sig} FROM {source} WHERE {where}"
         )
     if len(keys) > MAX_NETWORK_KEYS:
         present = f"list_filter([{', '.join(keys)}], lambda x: x IS NOT NULL)"
         return (
             f"SELECT {head}, CASE WHEN len({present}) = 0 THEN NULL ELSE "
-            f"sha1({seed} || array_to_string(list_sort({present}), '')) END AS entity_id "
-            f"FROM {source} WHERE {where}"
+            f"sha1({seed} || array_to_string(list_sort({present}), '')) END AS entity_id, "
+            f"{sig} FROM {source} WHERE {where}"
         )
     k = len(keys)
     names = [f"k{i}" for i in range(k)]
     inner = ", ".join(f"coalesce({key}, '') AS k{i}" for i, key in enumerate(keys))
-    layer = f"SELECT _row, {inner} FROM {source} WHERE {where}"
+    layer = f"SELECT _row, sig, {inner} FROM (SELECT *, {sig} FROM {source} WHERE {where})"
     for round_ in range(k):  # odd-even transposition sort: k rounds sort k values
         cols = []
         i = 0
@@ -137,12 +177,12 @@ def _id_select(entity: EntitySpec, dataset: str, source: str, where: str) -> str
             else:
                 cols.append(names[i])
                 i += 1
-        layer = f"SELECT _row, {', '.join(cols)} FROM ({layer})"
+        layer = f"SELECT _row, sig, {', '.join(cols)} FROM ({layer})"
     empty = " AND ".join(f"{n} = ''" for n in names)
     joined = " || ".join(names)
     return (
         f"SELECT {head}, CASE WHEN {empty} THEN NULL ELSE sha1({seed} || {joined}) END "
-        f"AS entity_id FROM ({layer})"
+        f"AS entity_id, sig FROM ({layer})"
     )
 
 
@@ -196,7 +236,7 @@ def run_query(
     rows: tuple[int, int] | None = None,
 ) -> None:
     """Map ``source_table`` (records ``rows``, inclusive, if given) through ``query``;
-    append to ``_raw``, ``_rej`` and ``_passed``."""
+    append to ``_raw``, ``_seen``, ``_rej`` and ``_passed``."""
     model = get_model()
     colset = set(columns)
     _check_columns(query, colset, display)
@@ -209,12 +249,19 @@ def run_query(
     sql = f"INSERT INTO _passed SELECT DISTINCT {src}, _row FROM {src_t} WHERE {where}"
     con.execute(sql)
 
-    # 2. ids
-    selects = [_id_select(entity, dataset, src_t, where) for entity in query.entities]
+    # 2. ids, and for each the first record that makes the same statements (``rep``):
+    # the party of a million donations is mapped once, and read from a million rows.
+    by_name = {entity.name: entity for entity in query.entities}
+    selects = [
+        _id_select(entity, dataset, src_t, where, _signature(entity, by_name))
+        for entity in query.entities
+    ]
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {n.ids} AS SELECT * FROM ("
+        f"CREATE OR REPLACE TEMP TABLE {n.ids} AS WITH i AS (SELECT * FROM ("
         + " UNION ALL ".join(selects)
-        + ") WHERE entity_id IS NOT NULL AND entity_id <> ''"
+        + ") WHERE entity_id IS NOT NULL AND entity_id <> ''), r AS (SELECT origin, entity_id, "
+        "sig, min(_row) AS rep FROM i GROUP BY ALL) SELECT i._row, i.origin, i.schema, "
+        "i.entity_id, r.rep FROM i JOIN r USING (origin, entity_id, sig)"
     )
 
     # 3. raw values of the non-reference properties
@@ -242,17 +289,18 @@ def run_query(
             )
         if not structs:
             continue
+        origin = string_literal(entity.name)
         selects.append(
-            f"SELECT _row, {string_literal(entity.name)} AS origin, unnest([{', '.join(structs)}]) "
-            f"AS v FROM {src_t} WHERE {where}"
+            f"SELECT _row, {origin} AS origin, unnest([{', '.join(structs)}]) AS v "
+            f"FROM {src_t} WHERE {where} AND _row IN "
+            f"(SELECT rep FROM {n.ids} WHERE origin = {origin} AND _row = rep)"
         )
     if selects:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {n.vals} AS "
             f"SELECT u._row, u.origin, u.v.prop AS prop, u.v.prop_type AS prop_type, "
             f"u.v.field AS field, unnest(u.v.vals) AS raw, u.v.fmt AS fmt, u.v.fuzzy AS fuzzy "
-            f"FROM ({' UNION ALL '.join(selects)}) u "
-            f"SEMI JOIN {n.ids} i ON i._row = u._row AND i.origin = u.origin"
+            f"FROM ({' UNION ALL '.join(selects)}) u"
         )
         sql = f"DELETE FROM {n.vals} WHERE raw IS NULL OR raw = ''"
         con.execute(sql)
@@ -292,24 +340,21 @@ def run_query(
         f"CREATE OR REPLACE TEMP TABLE {n.clean} AS SELECT v._row, v.origin, v.prop, v.prop_type, "
         f"v.field, v.raw, {value} AS value FROM {n.vals} v {join}"
     )
-    # Values that cannot be read as their type, or are too long, are rejected.
-    con.execute(
-        f"INSERT INTO _rej SELECT {src}, _row, field, "
-        f"'cannot be read as ' || prop_type || ' (' || origin || '.' || prop || ')', raw, 'value' "
-        f"FROM {n.clean} WHERE value IS NULL"
-    )
-    con.execute(
-        f"INSERT INTO _rej SELECT {src}, _row, field, "
-        f"'value of ' || length(value) || ' characters is longer than the limit of ' || "
-        f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END "
-        f"|| ' (' || origin || '.' || prop || ')', left(raw, 1000) || '…', 'value' "
-        f"FROM {n.clean} WHERE length(value) > "
+    # Values that cannot be read as their type, or are too long, are rejected, in
+    # every record that holds them (not only the first).
+    limit = (
         f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
     )
     con.execute(
-        f"DELETE FROM {n.clean} WHERE value IS NULL OR length(value) > "
-        f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
+        f"INSERT INTO _rej SELECT {src}, i._row, b.field, b.reason, b.raw, 'value' FROM ("
+        f"SELECT _row, origin, field, 'cannot be read as ' || prop_type || ' (' || origin || '.' "
+        f"|| prop || ')' AS reason, raw FROM {n.clean} WHERE value IS NULL UNION ALL "
+        f"SELECT _row, origin, field, 'value of ' || length(value) || ' characters is longer "
+        f"than the limit of ' || {limit} || ' (' || origin || '.' || prop || ')' AS reason, "
+        f"left(raw, 1000) || '…' FROM {n.clean} WHERE length(value) > {limit}) b "
+        f"JOIN {n.ids} i ON i.rep = b._row AND i.origin = b.origin"
     )
+    con.execute(f"DELETE FROM {n.clean} WHERE value IS NULL OR length(value) > {limit}")
 
     # 5. required properties and references, in dependency order
     for entity in query.entities:
@@ -320,7 +365,7 @@ def run_query(
             if prop.entity is None:
                 con.execute(
                     f"DELETE FROM {n.ids} i WHERE i.origin = {origin} AND NOT EXISTS ("
-                    f"SELECT 1 FROM {n.clean} c WHERE c._row = i._row AND c.origin = {origin} "
+                    f"SELECT 1 FROM {n.clean} c WHERE c._row = i.rep AND c.origin = {origin} "
                     f"AND c.prop = {string_literal(prop.prop)})"
                 )
             else:
@@ -340,14 +385,15 @@ def run_query(
                 f"INSERT INTO {n.clean} SELECT e._row, {origin}, {string_literal(prop.prop)}, "
                 f"'entity', {string_literal(prop.prop)}, x.entity_id, x.entity_id "
                 f"FROM {n.ids} e JOIN {n.ids} x ON x._row = e._row AND x.origin = {target} "
-                f"WHERE e.origin = {origin}"
+                f"WHERE e.origin = {origin} AND e._row = e.rep"
             )
             if mentions:
                 con.execute(
                     f"INSERT INTO {n.clean} SELECT e._row, {origin}, 'namesMentioned', 'name', "
                     f"'namesMentioned', c.value, c.value "
-                    f"FROM {n.ids} e JOIN {n.clean} c ON c._row = e._row AND c.origin = {target} "
-                    f"AND c.prop_type = 'name' WHERE e.origin = {origin}"
+                    f"FROM {n.ids} e JOIN {n.ids} x ON x._row = e._row AND x.origin = {target} "
+                    f"JOIN {n.clean} c ON c._row = x.rep AND c.origin = {target} "
+                    f"AND c.prop_type = 'name' WHERE e.origin = {origin} AND e._row = e.rep"
                 )
 
     # 6. the statements of the entities that were made
@@ -360,7 +406,12 @@ def run_query(
     )
     con.execute(
         f"INSERT INTO _raw SELECT {src}, _row, origin, entity_id, schema, 'id', 'id', entity_id, "
-        f"NULL, NULL, NULL, NULL, FALSE, {string_literal(dataset)} FROM {n.ids}"
+        f"NULL, NULL, NULL, NULL, FALSE, {string_literal(dataset)} FROM {n.ids} WHERE _row = rep"
+    )
+    # The other records each entity was read from: its provenance, no new statement.
+    con.execute(
+        f"INSERT INTO _seen SELECT {src}, _row, origin, entity_id, schema FROM {n.ids} "
+        "WHERE _row <> rep"
     )
     for name in ("ids", "vals", "clean", "cleaned"):
         sql = f"DROP TABLE IF EXISTS {getattr(n, name)}"

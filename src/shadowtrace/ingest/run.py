@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from shadowtrace.errors import IngestError, MappingError
-from shadowtrace.ingest.compile import RAW_COLUMNS, REJECT_COLUMNS, run_query
+from shadowtrace.ingest.compile import RAW_COLUMNS, REJECT_COLUMNS, SEEN_COLUMNS, run_query
 from shadowtrace.ingest.mapping import QuerySpec
 from shadowtrace.ingest.plan import Item, file_digest, plan_ingest
 from shadowtrace.ingest.readers import read_ftm_json, read_statements
@@ -169,8 +171,7 @@ def _ingest(
             [run_id, dataset, now, json.dumps(args, ensure_ascii=False)],
         )
         report = IngestReport(run_id=run_id)
-        sql = f"CREATE OR REPLACE TEMP TABLE _raw ({RAW_COLUMNS})"
-        con.execute(sql)
+        _raw_tables(con)
         sql = f"CREATE OR REPLACE TEMP TABLE _rej ({REJECT_COLUMNS})"
         con.execute(sql)
         con.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
@@ -209,10 +210,81 @@ def _ingest(
                 run_id,
             ],
         )
-        for name in ("_raw", "_rej", "_passed", "_srcmap", "_ent"):
+        for name in ("_raw", "_seen", "_rej", "_passed", "_srcmap", "_ent"):
             sql = f"DROP TABLE IF EXISTS {name}"
             con.execute(sql)
     return report
+
+
+#: ``k``, the first sighting of a statement in a run, packs the source (its index in
+#: the run), the record number and the mapping entity that made it (its index among
+#: the chunk's origins) into one BIGINT: ``min(k)`` then finds all three at once,
+#: which is much cheaper than ``arg_min`` over strings.
+RECORD_SPAN = 100_000_000_000
+ORIGIN_SPAN = 256
+
+
+def _statements_sql(
+    *,
+    has_original: bool,
+    has_seen: bool,
+    dataset: str | None,
+    has_lang: bool,
+    has_external: bool,
+    origins: list[str],
+) -> tuple[str, list[Any]]:
+    """The GROUP BY that makes one row per distinct fact of ``_raw``.
+
+    Columns that are the same on every row of the chunk (one dataset, no language,
+    nothing external: the common case) are constants rather than grouping keys,
+    and ``schema`` (one per entity by now) and ``prop_type`` (given by the schema
+    and the property) are keys rather than aggregates: narrower keys and fewer
+    aggregate states roughly halve the cost."""
+    params: list[Any] = []
+    keys = ["entity_id", "prop", "value", "schema", "prop_type"]
+    cols = list(keys)
+    if dataset is None:
+        keys.append("dataset")
+        cols.append("dataset")
+    else:
+        cols.append("?::VARCHAR AS dataset")
+        params.append(dataset)
+    for flag, name, constant in (
+        (has_lang, "lang", "NULL::VARCHAR"),
+        (has_external, "external", "FALSE"),
+    ):
+        if flag:
+            keys.append(name)
+            cols.append(name)
+        else:
+            cols.append(f"{constant} AS {name}")
+    record = f"(CAST(src AS BIGINT) * {RECORD_SPAN} + source_row)"
+    if len(origins) < ORIGIN_SPAN:
+        k = f"{record} * {ORIGIN_SPAN} + coalesce(list_position(?::VARCHAR[], origin), 0)"
+        cols.append(f"list_extract(?::VARCHAR[], min(k) % {ORIGIN_SPAN}) AS origin")
+        params = [*params, origins, origins]
+    else:  # pragma: no cover - a mapping with hundreds of entities
+        k = f"{record} * {ORIGIN_SPAN}"
+        cols.append("arg_min(origin, k) AS origin")
+    cols += [
+        "arg_min(original_value, k) AS original_value"
+        if has_original
+        else "NULL::VARCHAR AS original_value",
+        "min(first_seen) AS first_seen" if has_seen else "NULL::TIMESTAMP AS first_seen",
+        "max(last_seen) AS last_seen" if has_seen else "NULL::TIMESTAMP AS last_seen",
+        "min(k) AS k",
+    ]
+    sql = f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM _raw) GROUP BY {', '.join(keys)}"
+    return sql, params
+
+
+def _raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the empty tables that gather the statements of a chunk."""
+    for sql in (
+        f"CREATE OR REPLACE TEMP TABLE _raw ({RAW_COLUMNS})",
+        f"CREATE OR REPLACE TEMP TABLE _seen ({SEEN_COLUMNS})",
+    ):
+        con.execute(sql)
 
 
 def _raise_first_reject(store: Store, src: int, display: str) -> None:
@@ -327,7 +399,8 @@ def _rows_made(store: Store, src: int, rows: tuple[int, int]) -> int:
     """Records of ``src`` in ``rows`` (inclusive) that made at least one statement."""
     return int(
         store.con.execute(
-            "SELECT count(DISTINCT source_row) FROM _raw WHERE src = ? "
+            "SELECT count(DISTINCT source_row) FROM (SELECT src, source_row FROM _raw "
+            "UNION ALL SELECT src, source_row FROM _seen) WHERE src = ? "
             "AND source_row BETWEEN ? AND ?",
             [src, rows[0], rows[1]],
         ).fetchall()[0][0]
@@ -398,11 +471,11 @@ def _map(store: Store, item: Item, src: int, loaded: LoadedTable, rows: tuple[in
         "INSERT INTO _rej SELECT p.src, p.source_row, NULL, "
         "'no entity could be made from this record (key values empty or a required "
         "value missing)', NULL, 'row' FROM (SELECT DISTINCT src, source_row FROM _passed "
-        "WHERE src = ?) p ANTI JOIN (SELECT DISTINCT source_row FROM _raw WHERE src = ?) r "
-        "ON r.source_row = p.source_row",
-        [src, src],
+        "WHERE src = ?) p ANTI JOIN (SELECT source_row FROM _raw WHERE src = ? UNION "
+        "SELECT source_row FROM _seen WHERE src = ?) r ON r.source_row = p.source_row",
+        [src, src, src],
     )
-    con.execute("DELETE FROM _passed")
+    con.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
 
 
 def _copy_parse_rejects(store: Store, loaded: LoadedTable, src: int) -> None:
@@ -440,14 +513,17 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         con.execute(
             "INSERT INTO _rej SELECT DISTINCT r.src, r.source_row, 'schema', 'entity ' || "
             "r.entity_id || ' is a ' || e.schema || ' elsewhere and cannot also be a ' || "
-            "r.schema, NULL, 'value' FROM _raw r JOIN _ent e USING (entity_id) "
-            "JOIN ftm_schemata m ON m.name = e.schema "
+            "r.schema, NULL, 'value' FROM (SELECT src, source_row, entity_id, schema FROM _raw "
+            "UNION ALL SELECT src, source_row, entity_id, schema FROM _seen) r "
+            "JOIN _ent e USING (entity_id) JOIN ftm_schemata m ON m.name = e.schema "
             "WHERE NOT list_contains(m.ancestors, r.schema)"
         )
-        con.execute(
-            "DELETE FROM _raw r USING _ent e, ftm_schemata m WHERE r.entity_id = e.entity_id "
-            "AND m.name = e.schema AND NOT list_contains(m.ancestors, r.schema)"
-        )
+        for table in ("_raw", "_seen"):
+            con.execute(
+                f"DELETE FROM {table} r USING _ent e, ftm_schemata m "
+                "WHERE r.entity_id = e.entity_id AND m.name = e.schema "
+                "AND NOT list_contains(m.ancestors, r.schema)"
+            )
     old_entities = int(con.execute("SELECT count(DISTINCT entity_id) FROM _old").fetchall()[0][0])
     chunk_entities = int(con.execute("SELECT count(*) FROM _ent").fetchall()[0][0])
     report.entities_touched += chunk_entities
@@ -460,24 +536,21 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     )
     # One row per distinct fact (the content FtM's statement id hashes); provenance
     # from its first sighting in this run (k orders by source, then record).
-    has_original, has_seen = con.execute(
+    has_original, has_seen, datasets, dataset, has_lang, has_external, origins = con.execute(
         "SELECT bool_or(original_value IS NOT NULL), bool_or(first_seen IS NOT NULL "
-        "OR last_seen IS NOT NULL) FROM _raw"
+        "OR last_seen IS NOT NULL), count(DISTINCT dataset), any_value(dataset), "
+        "bool_or(lang IS NOT NULL), bool_or(external), "
+        "list(DISTINCT origin ORDER BY origin) FILTER (origin IS NOT NULL) FROM _raw"
     ).fetchall()[0]
-    extra = [
-        "arg_min(original_value, k) AS original_value"
-        if has_original
-        else "NULL::VARCHAR AS original_value",
-        "min(first_seen) AS first_seen" if has_seen else "NULL::TIMESTAMP AS first_seen",
-        "max(last_seen) AS last_seen" if has_seen else "NULL::TIMESTAMP AS last_seen",
-    ]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _st AS "
-        "SELECT dataset, entity_id, prop, value, lang, external, any_value(schema) AS schema, "
-        f"min(prop_type) AS prop_type, arg_min(origin, k) AS origin, {', '.join(extra)}, "
-        "min(k) AS k FROM (SELECT *, CAST(src AS BIGINT) * 100000000000 + source_row AS k "
-        "FROM _raw) GROUP BY dataset, entity_id, prop, value, lang, external"
+    st_sql, st_params = _statements_sql(
+        has_original=bool(has_original),
+        has_seen=bool(has_seen),
+        dataset=None if datasets > 1 else dataset,
+        has_lang=bool(has_lang),
+        has_external=bool(has_external),
+        origins=list(origins or []),
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE _st AS " + st_sql, st_params)
     total = int(con.execute("SELECT count(*) FROM _st").fetchall()[0][0])
     key = (
         "s.entity_id = t.entity_id AND s.prop = t.prop AND s.value = t.value "
@@ -489,7 +562,7 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     # src -> source_id as a CASE over the run's few sources, not a join.
     srcmap = con.execute("SELECT src, source_id FROM _srcmap").fetchall()
     source_id = (
-        "CASE t.k // 100000000000 "
+        f"CASE t.k // {RECORD_SPAN * ORIGIN_SPAN} "
         + " ".join(f"WHEN {int(a)} THEN {int(b)}" for a, b in srcmap)
         + " END"
     )
@@ -503,7 +576,7 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         f"SELECT t.entity_id, {canonical}, t.schema, t.prop, "
         "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
         f"coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), {source_id}, "
-        "t.k % 100000000000, ? FROM _st t " + resolution + anti,
+        f"t.k // {ORIGIN_SPAN} % {RECORD_SPAN}, ? FROM _st t " + resolution + anti,
         [now, now, run_id],
     ).fetchall()
     new = int(inserted[0][0])
@@ -538,13 +611,17 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     )
     con.execute(
         "INSERT INTO entity_sources SELECT DISTINCT r.entity_id, m.source_id, r.source_row, "
-        f"r.origin, ? FROM _raw r JOIN _srcmap m ON m.src = r.src {anti_es}WHERE r.prop = 'id'",
+        "r.origin, ? FROM (SELECT src, source_row, origin, entity_id FROM _raw WHERE prop = 'id' "
+        "UNION ALL SELECT src, source_row, origin, entity_id FROM _seen) r "
+        f"JOIN _srcmap m ON m.src = r.src {anti_es}",
         [run_id],
     )
     for name in ("_st", "_cent", "_old", "_ent"):
         sql = f"DROP TABLE IF EXISTS {name}"
         con.execute(sql)
-    con.execute("DELETE FROM _raw")
+    # Recreated rather than emptied: DuckDB keeps deleted rows of a temp table in
+    # memory (or spilled to disk) until the table is dropped.
+    _raw_tables(con)
 
 
 def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) -> None:
