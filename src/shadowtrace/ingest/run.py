@@ -496,11 +496,22 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         "CREATE OR REPLACE TEMP TABLE _old AS SELECT DISTINCT st.entity_id, st.schema "
         "FROM statements st SEMI JOIN _cent c ON c.entity_id = st.entity_id"
     )
-    # The schema of each entity: the most specific one it was given, here or before.
+    chunk_entities, pairs = con.execute(
+        "SELECT count(DISTINCT entity_id), count(*) FROM _cent"
+    ).fetchall()[0]
+    # The schema of each entity given more than one (here, or here and before): the
+    # most specific one. Nearly every entity has one schema and is left alone.
+    multi = (
+        "SELECT o.entity_id FROM _old o JOIN _cent c USING (entity_id) WHERE o.schema <> c.schema"
+    )
+    if pairs > chunk_entities:
+        multi += " UNION SELECT entity_id FROM _cent GROUP BY entity_id HAVING count(*) > 1"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ent AS {multi}")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _ent AS SELECT s.entity_id, arg_max(s.schema, m.depth) AS "
-        "schema, list(DISTINCT s.schema) AS schemata FROM (SELECT * FROM _cent UNION "
-        "SELECT * FROM _old) s JOIN ftm_schemata m ON m.name = s.schema GROUP BY s.entity_id"
+        "schema, list(DISTINCT s.schema) AS schemata FROM (SELECT * FROM _cent SEMI JOIN _ent "
+        "USING (entity_id) UNION ALL SELECT * FROM _old SEMI JOIN _ent USING (entity_id)) s "
+        "JOIN ftm_schemata m ON m.name = s.schema GROUP BY s.entity_id"
     )
     conflicts = con.execute(
         "SELECT count(*) FROM (SELECT e.entity_id, e.schema, unnest(e.schemata) AS other "
@@ -525,15 +536,15 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
                 "AND NOT list_contains(m.ancestors, r.schema)"
             )
     old_entities = int(con.execute("SELECT count(DISTINCT entity_id) FROM _old").fetchall()[0][0])
-    chunk_entities = int(con.execute("SELECT count(*) FROM _ent").fetchall()[0][0])
-    report.entities_touched += chunk_entities
-    report.entities_new += chunk_entities - old_entities
+    report.entities_touched += int(chunk_entities)
+    report.entities_new += int(chunk_entities) - old_entities
     # Give every raw row its entity's schema (few rows differ), so the grouping
     # below needs no join.
-    con.execute(
-        "UPDATE _raw SET schema = e.schema FROM _ent e "
-        "WHERE _raw.entity_id = e.entity_id AND _raw.schema <> e.schema"
-    )
+    if con.execute("SELECT 1 FROM _ent LIMIT 1").fetchall():
+        con.execute(
+            "UPDATE _raw SET schema = e.schema FROM _ent e "
+            "WHERE _raw.entity_id = e.entity_id AND _raw.schema <> e.schema"
+        )
     # One row per distinct fact (the content FtM's statement id hashes); provenance
     # from its first sighting in this run (k orders by source, then record).
     has_original, has_seen, datasets, dataset, has_lang, has_external, origins = con.execute(
