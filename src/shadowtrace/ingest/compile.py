@@ -214,6 +214,27 @@ def _values_sql(prop: PropertySpec) -> str:
     return values
 
 
+def _repeatable(query: QuerySpec) -> set[tuple[str, str]]:
+    """(entity, property) pairs of ``query`` that can hold one value twice in one
+    record: several columns or literals, a split, or names inlined from several
+    referenced entities (or several names of one)."""
+    model = get_model()
+    pairs: set[tuple[str, str]] = set()
+    for entity in query.entities:
+        schema = model.get(entity.schema)
+        refs = [p for p in entity.properties if p.entity is not None]
+        if refs and schema is not None and schema.get("namesMentioned") is not None:
+            pairs.add((entity.name, "namesMentioned"))
+        for prop in entity.properties:
+            if prop.entity is not None or prop.template is not None:
+                continue
+            if prop.split is not None or (
+                prop.join is None and len(prop.columns) + len(prop.literals) > 1
+            ):
+                pairs.add((entity.name, prop.prop))
+    return pairs
+
+
 def _check_columns(query: QuerySpec, columns: set[str], display: str) -> None:
     missing = sorted(query.refs - columns)
     if missing:
@@ -396,13 +417,26 @@ def run_query(
                     f"AND c.prop_type = 'name' WHERE e.origin = {origin} AND e._row = e.rep"
                 )
 
-    # 6. the statements of the entities that were made
+    # 6. the statements of the entities that were made, each at most once per record
+    # (the merge counts on it): only properties that can have several values in one
+    # record can repeat one, and only those are made distinct.
+    repeatable = " OR ".join(
+        f"(origin = {string_literal(origin)} AND prop = {string_literal(prop)})"
+        for origin, prop in sorted(_repeatable(query))
+    )
+    clean = n.clean
+    if repeatable:
+        clean = (
+            f"(SELECT * FROM {n.clean} WHERE NOT ({repeatable}) UNION ALL "
+            f"SELECT DISTINCT ON (_row, origin, prop, value) * FROM {n.clean} "
+            f"WHERE {repeatable})"
+        )
     con.execute(
         f"INSERT INTO _raw SELECT {src}, i._row, i.origin, i.entity_id, i.schema, c.prop, "
         f"c.prop_type, c.value, CASE WHEN c.raw <> c.value THEN c.raw END, "
         f"NULL, NULL, NULL, FALSE, "
         f"{string_literal(dataset)} "
-        f"FROM {n.clean} c JOIN {n.ids} i ON i._row = c._row AND i.origin = c.origin"
+        f"FROM {clean} c JOIN {n.ids} i ON i._row = c._row AND i.origin = c.origin"
     )
     con.execute(
         f"INSERT INTO _raw SELECT {src}, _row, origin, entity_id, schema, 'id', 'id', entity_id, "

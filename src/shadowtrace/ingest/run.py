@@ -176,7 +176,7 @@ def _ingest(
         con.execute(sql)
         con.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _srcmap (src INTEGER, source_id INTEGER, "
+            "CREATE OR REPLACE TEMP TABLE _srcmap (src INTEGER, source_id INTEGER, mapped BOOLEAN, "
             "is_new BOOLEAN, display VARCHAR)"
         )
         next_source = store.next_id("sources", "source_id")
@@ -232,14 +232,20 @@ def _statements_sql(
     has_lang: bool,
     has_external: bool,
     origins: list[str],
+    direct: list[int],
 ) -> tuple[str, list[Any]]:
-    """The GROUP BY that makes one row per distinct fact of ``_raw``.
+    """The SELECT that makes one row per distinct fact of ``_raw``.
 
     Columns that are the same on every row of the chunk (one dataset, no language,
     nothing external: the common case) are constants rather than grouping keys,
     and ``schema`` (one per entity by now) and ``prop_type`` (given by the schema
     and the property) are keys rather than aggregates: narrower keys and fewer
-    aggregate states roughly halve the cost."""
+    aggregate states roughly halve the cost.
+
+    Rows of the mapped sources in ``direct`` whose entity was made from a single
+    record of the chunk (``_many`` lists the others) are facts already: the mapping
+    wrote each at most once per record and entity. Only the rest is grouped.
+    """
     params: list[Any] = []
     keys = ["entity_id", "prop", "value", "schema", "prop_type"]
     cols = list(keys)
@@ -258,24 +264,49 @@ def _statements_sql(
             cols.append(name)
         else:
             cols.append(f"{constant} AS {name}")
+    plain = list(cols)
+    plain_params = list(params)
     record = f"(CAST(src AS BIGINT) * {RECORD_SPAN} + source_row)"
+    k_params: list[Any] = []
     if len(origins) < ORIGIN_SPAN:
         k = f"{record} * {ORIGIN_SPAN} + coalesce(list_position(?::VARCHAR[], origin), 0)"
+        k_params.append(origins)
         cols.append(f"list_extract(?::VARCHAR[], min(k) % {ORIGIN_SPAN}) AS origin")
-        params = [*params, origins, origins]
+        params.append(origins)
     else:  # pragma: no cover - a mapping with hundreds of entities
         k = f"{record} * {ORIGIN_SPAN}"
         cols.append("arg_min(origin, k) AS origin")
-    cols += [
+    plain.append("origin")
+    cols.append(
         "arg_min(original_value, k) AS original_value"
         if has_original
-        else "NULL::VARCHAR AS original_value",
-        "min(first_seen) AS first_seen" if has_seen else "NULL::TIMESTAMP AS first_seen",
-        "max(last_seen) AS last_seen" if has_seen else "NULL::TIMESTAMP AS last_seen",
-        "min(k) AS k",
-    ]
-    sql = f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM _raw) GROUP BY {', '.join(keys)}"
-    return sql, params
+        else "NULL::VARCHAR AS original_value"
+    )
+    plain.append("original_value")
+    if has_seen:
+        cols += ["min(first_seen) AS first_seen", "max(last_seen) AS last_seen"]
+        plain += ["first_seen", "last_seen"]
+    else:
+        seen = ["NULL::TIMESTAMP AS first_seen", "NULL::TIMESTAMP AS last_seen"]
+        cols += seen
+        plain += seen
+    cols.append("min(k) AS k")
+    plain.append("k")
+    if not direct:
+        sql = (
+            f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM _raw) "
+            f"GROUP BY {', '.join(keys)}"
+        )
+        return sql, params + k_params
+    srcs = ", ".join(str(int(x)) for x in direct)
+    sql = (
+        f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM _raw r WHERE src NOT IN ({srcs}) "
+        f"UNION ALL SELECT *, {k} AS k FROM _raw r SEMI JOIN _many m USING (entity_id) "
+        f"WHERE src IN ({srcs})) GROUP BY {', '.join(keys)} "
+        f"UNION ALL SELECT {', '.join(plain)} FROM (SELECT *, {k} AS k FROM _raw r "
+        f"ANTI JOIN _many m USING (entity_id) WHERE src IN ({srcs}))"
+    )
+    return sql, params + k_params + k_params + plain_params + k_params
 
 
 def _raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -350,7 +381,10 @@ def _read_item(
             "mapping (use --force to read it again)"
         )
         return next_source
-    con.execute("INSERT INTO _srcmap VALUES (?, ?, ?, ?)", [src, source_id, is_new, item.display])
+    con.execute(
+        "INSERT INTO _srcmap VALUES (?, ?, ?, ?, ?)",
+        [src, source_id, item.mapping is not None, is_new, item.display],
+    )
 
     table = f"_src{src}"
     # Record numbers come from scan order: reading keeps the file's order.
@@ -545,6 +579,15 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
             "UPDATE _raw SET schema = e.schema FROM _ent e "
             "WHERE _raw.entity_id = e.entity_id AND _raw.schema <> e.schema"
         )
+    # Entities of mapped sources made from more than one record of the chunk (or by
+    # more than one mapping entity): their facts may repeat and are grouped.
+    direct = [int(x) for (x,) in con.execute("SELECT src FROM _srcmap WHERE mapped").fetchall()]
+    if direct:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _many AS SELECT entity_id FROM _raw WHERE prop = 'id' "
+            "GROUP BY entity_id HAVING count(*) > 1 UNION SELECT entity_id FROM _raw "
+            f"WHERE src NOT IN ({', '.join(map(str, direct))})"
+        )
     # One row per distinct fact (the content FtM's statement id hashes); provenance
     # from its first sighting in this run (k orders by source, then record).
     has_original, has_seen, datasets, dataset, has_lang, has_external, origins = con.execute(
@@ -560,6 +603,7 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         has_lang=bool(has_lang),
         has_external=bool(has_external),
         origins=list(origins or []),
+        direct=direct,
     )
     con.execute("CREATE OR REPLACE TEMP TABLE _st AS " + st_sql, st_params)
     total = int(con.execute("SELECT count(*) FROM _st").fetchall()[0][0])
@@ -627,7 +671,7 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         f"JOIN _srcmap m ON m.src = r.src {anti_es}",
         [run_id],
     )
-    for name in ("_st", "_cent", "_old", "_ent"):
+    for name in ("_st", "_cent", "_old", "_ent", "_many"):
         sql = f"DROP TABLE IF EXISTS {name}"
         con.execute(sql)
     # Recreated rather than emptied: DuckDB keeps deleted rows of a temp table in
