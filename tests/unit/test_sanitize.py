@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pyarrow as pa
 from followthemoney.types import registry
@@ -9,7 +11,13 @@ from followthemoney.util import sanitize_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadowtrace.ingest.clean import clean_sql, sanitize_sql, strip_sql
+from shadowtrace.ingest.clean import (
+    CLASSES_FILE,
+    clean_sql,
+    derive_classes,
+    sanitize_sql,
+    strip_sql,
+)
 
 # Every code point but surrogates (DuckDB strings are valid UTF-8).
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -73,3 +81,10 @@ def test_name_and_address_cleaning_equal_ftm(values):
     for prop_type in ("name", "address"):
         ptype = registry.get(prop_type)
         assert _clean(prop_type, values) == [ptype.clean_text(v) for v in values], prop_type
+
+
+def test_shipped_character_classes_are_derived_from_the_installed_libraries():
+    """The classes shipped with the package are what normality and Python give now;
+    when this fails, regenerate them: ``python -m shadowtrace.ingest.clean``."""
+    shipped = json.loads(CLASSES_FILE.read_text(encoding="utf-8"))
+    assert shipped == derive_classes()

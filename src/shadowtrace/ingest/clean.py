@@ -14,8 +14,13 @@ The result is exactly FtM's (tests check it against FtM's own functions).
 
 from __future__ import annotations
 
+import json
 import sys
+import unicodedata
 from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -50,14 +55,26 @@ def _char_class(codepoints: list[int]) -> str:
     return "[" + "".join(parts) + "]"
 
 
-@cache
-def _classes() -> tuple[str, str, str]:
+#: The character classes below, derived once for a given normality and Unicode
+#: version and shipped with the package (deriving them probes every code point,
+#: about a second and a half at every start).
+CLASSES_FILE = Path(__file__).with_name("charclasses.json")
+
+
+def _fingerprint() -> dict[str, str]:
+    return {"normality": version("normality"), "unicode": unicodedata.unidata_version}
+
+
+def derive_classes() -> dict[str, Any]:
     """Derive, from normality's own function, which characters it deletes, which it
-    turns into a space, and which whitespace ``str.strip`` then removes.
+    turns into a space, and which whitespace ``str.strip`` then removes; and which
+    characters are white space to Python's ``re``.
 
     All code points are probed in one pass: joined by a separator that the function
     keeps, the output splits back into one piece per code point.
     """
+    import re
+
     sep = "a"
     cps = [
         cp
@@ -72,7 +89,32 @@ def _classes() -> tuple[str, str, str]:
     space = [cp for cp, out in zip(cps, pieces, strict=True) if out not in ("", chr(cp))]
     unsafe = set(delete) | set(space)
     strip = [cp for cp in cps if chr(cp).isspace() and cp not in unsafe]
-    return _char_class(delete), _char_class(space), _char_class(strip)
+    ws = re.compile(r"\s")
+    return {
+        "fingerprint": _fingerprint(),
+        "delete": _char_class(delete),
+        "space": _char_class(space),
+        "strip": _char_class(strip),
+        "python_ws": [cp for cp in range(sys.maxunicode + 1) if ws.match(chr(cp))],
+    }
+
+
+@cache
+def _derived() -> dict[str, Any]:
+    """The shipped classes when they were derived for the libraries installed, else
+    derived now."""
+    try:
+        shipped: dict[str, Any] = json.loads(CLASSES_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # pragma: no cover - a damaged installation
+        shipped = {}
+    if shipped.get("fingerprint") == _fingerprint():
+        return shipped
+    return derive_classes()  # pragma: no cover - another normality or Python
+
+
+def _classes() -> tuple[str, str, str]:
+    d = _derived()
+    return d["delete"], d["space"], d["strip"]
 
 
 def strip_sql(expr: str) -> str:
@@ -100,12 +142,8 @@ def sanitize_sql(expr: str) -> str:
     )
 
 
-@cache
 def _python_ws() -> tuple[int, ...]:
-    import re
-
-    ws = re.compile(r"\s")
-    return tuple(cp for cp in range(sys.maxunicode + 1) if ws.match(chr(cp)))
+    return tuple(_derived()["python_ws"])
 
 
 @cache
@@ -232,3 +270,7 @@ def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
     finally:
         con.unregister("_clean_arrow")
     return len(out)
+
+
+if __name__ == "__main__":  # pragma: no cover - run after upgrading normality or Python
+    CLASSES_FILE.write_text(json.dumps(derive_classes(), indent=1) + "\n", encoding="utf-8")
