@@ -129,13 +129,16 @@ def _signature(entity: EntitySpec, entities: dict[str, EntitySpec]) -> list[str]
 def _id_select(
     entity: EntitySpec, dataset: str, source: str, where: str, signature: list[str]
 ) -> str:
-    """SELECT (_row, origin, schema, entity_id, sig) for one mapping entity; ``sig``
-    holds the values of the columns that decide the entity's statements.
+    """SELECT (_row, origin, schema, entity_id, sig) for one mapping entity, for the
+    records where it has an id; ``sig`` holds the values of the columns that decide
+    the entity's statements.
 
     followthemoney's id: ``sha1(dataset + key_literal + the sorted non-empty key
-    values, concatenated)``; ``None`` when every key is empty. Sorting a handful of
+    values, concatenated)``; none when every key is empty. Sorting a handful of
     keys with a sorting network of ``least``/``greatest`` (empty strings sort first
-    and add nothing, like FtM's empty keys) is cheaper than list functions.
+    and add nothing, like FtM's empty keys) is cheaper than list functions. Records
+    without an id are filtered on the keys, never on the id: a filter on the id
+    would be pushed down and hash every key twice.
     """
     # A 64-bit hash, compared only between rows of the same entity id.
     sig = f"hash({', '.join(ident(c) for c in signature)}) AS sig" if signature else "0 AS sig"
@@ -143,28 +146,32 @@ def _id_select(
         f"_row, {string_literal(entity.name)} AS origin, {string_literal(entity.schema)} AS schema"
     )
     if entity.id_column is not None:
+        col = ident(entity.id_column)
         return (
-            f"SELECT {head}, {ident(entity.id_column)} AS entity_id, {sig} "
-            f"FROM {source} WHERE {where}"
+            f"SELECT {head}, {col}::VARCHAR AS entity_id, {sig} FROM {source} "
+            f"WHERE {where} AND {col} IS NOT NULL AND {col}::VARCHAR <> ''"
         )
     seed = string_literal(dataset + (entity.key_literal or ""))
     keys = [ident(k) for k in entity.keys]
     if len(keys) == 1:
         return (
-            f"SELECT {head}, CASE WHEN {keys[0]} IS NULL THEN NULL "
-            f"ELSE sha1({seed} || {keys[0]}) END AS entity_id, {sig} FROM {source} WHERE {where}"
+            f"SELECT {head}, sha1({seed} || {keys[0]}) AS entity_id, {sig} FROM {source} "
+            f"WHERE {where} AND {keys[0]} IS NOT NULL"
         )
     if len(keys) > MAX_NETWORK_KEYS:
         present = f"list_filter([{', '.join(keys)}], lambda x: x IS NOT NULL)"
         return (
-            f"SELECT {head}, CASE WHEN len({present}) = 0 THEN NULL ELSE "
-            f"sha1({seed} || array_to_string(list_sort({present}), '')) END AS entity_id, "
-            f"{sig} FROM {source} WHERE {where}"
+            f"SELECT {head}, sha1({seed} || array_to_string(list_sort({present}), '')) "
+            f"AS entity_id, {sig} FROM {source} WHERE {where} "
+            f"AND coalesce({', '.join(keys)}) IS NOT NULL"
         )
     k = len(keys)
     names = [f"k{i}" for i in range(k)]
     inner = ", ".join(f"coalesce({key}, '') AS k{i}" for i, key in enumerate(keys))
-    layer = f"SELECT _row, sig, {inner} FROM (SELECT *, {sig} FROM {source} WHERE {where})"
+    some = " OR ".join(f"{key} <> ''" for key in keys)
+    layer = (
+        f"SELECT _row, sig, {inner} FROM (SELECT *, {sig} FROM {source} WHERE {where} AND ({some}))"
+    )
     for round_ in range(k):  # odd-even transposition sort: k rounds sort k values
         cols = []
         i = 0
@@ -178,12 +185,8 @@ def _id_select(
                 cols.append(names[i])
                 i += 1
         layer = f"SELECT _row, sig, {', '.join(cols)} FROM ({layer})"
-    empty = " AND ".join(f"{n} = ''" for n in names)
     joined = " || ".join(names)
-    return (
-        f"SELECT {head}, CASE WHEN {empty} THEN NULL ELSE sha1({seed} || {joined}) END "
-        f"AS entity_id, sig FROM ({layer})"
-    )
+    return f"SELECT {head}, sha1({seed} || {joined}) AS entity_id, sig FROM ({layer})"
 
 
 def _template_sql(template: str) -> str:
@@ -280,7 +283,7 @@ def run_query(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {n.ids} AS WITH i AS (SELECT * FROM ("
         + " UNION ALL ".join(selects)
-        + ") WHERE entity_id IS NOT NULL AND entity_id <> ''), r AS (SELECT origin, entity_id, "
+        + ")), r AS (SELECT origin, entity_id, "
         "sig, min(_row) AS rep FROM i GROUP BY ALL) SELECT i._row, i.origin, i.schema, "
         "i.entity_id, r.rep FROM i JOIN r USING (origin, entity_id, sig)"
     )
