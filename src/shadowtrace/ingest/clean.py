@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import unicodedata
+from collections.abc import Iterable
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -35,6 +37,7 @@ __all__ = [
     "needs_python_clean",
     "sanitize_sql",
     "strip_sql",
+    "warm_up",
 ]
 
 #: Types whose FtM cleaning is ported to SQL (exactly; see tests/unit/test_sanitize.py).
@@ -234,6 +237,26 @@ def _clean_one(type_name: str, value: str, fmt: str | None, fuzzy: bool) -> str 
         return None
 
 
+_warming: list[threading.Thread] = []
+
+
+def warm_up(type_names: Iterable[str]) -> None:
+    """Load, in a background thread, what FtM's cleaning of these types loads on first
+    use (the territory names behind ``country`` take seconds), while the main thread
+    reads the source; :func:`clean_distinct` waits for it."""
+    names = sorted({t for t in type_names if needs_python_clean(t)})
+    if not names:
+        return
+
+    def run() -> None:
+        for name in names:
+            _clean_one(name, "Deutschland", None, False)
+
+    thread = threading.Thread(target=run, name="shadowtrace-warm-up", daemon=True)
+    thread.start()
+    _warming.append(thread)
+
+
 def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> int:
     """Clean the distinct values of ``source`` into a new temp table ``target``.
 
@@ -243,6 +266,8 @@ def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
     """
     distinct = f"SELECT DISTINCT prop_type, raw, fmt, fuzzy FROM {source}"
     rel = con.sql(distinct).to_arrow_table()
+    while _warming:
+        _warming.pop().join()
     types = rel.column("prop_type").to_pylist()
     raws = rel.column("raw").to_pylist()
     fmts = rel.column("fmt").to_pylist()

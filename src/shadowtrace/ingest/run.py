@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from shadowtrace.errors import IngestError, MappingError
+from shadowtrace.ingest.clean import warm_up
 from shadowtrace.ingest.compile import RAW_COLUMNS, REJECT_COLUMNS, SEEN_COLUMNS, run_query
 from shadowtrace.ingest.mapping import QuerySpec
 from shadowtrace.ingest.plan import Item, file_digest, plan_ingest
@@ -145,6 +146,14 @@ def ingest(
     """
     items = plan_ingest(inputs, dataset=dataset, mapping=mapping)
     started = time.monotonic()
+    warm_up(
+        prop.prop_type
+        for item in items
+        if item.mapping is not None
+        for query in item.mapping.queries
+        for entity in query.entities
+        for prop in entity.properties
+    )
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     return _ingest(store, items, inputs, dataset, mapping, strict, force, stage, started, now)
 
