@@ -19,9 +19,12 @@ import threading
 from functools import cache
 from pathlib import Path
 
+import yaml
+from followthemoney.exc import InvalidModel
 from followthemoney.model import Model
 from followthemoney.schema import Schema
 from followthemoney.settings import MODEL_PATH
+from followthemoney.util import const
 
 __all__ = [
     "EXTENSION_PATH",
@@ -35,6 +38,7 @@ __all__ = [
 EXTENSION_PATH = Path(__file__).parent / "schema"
 
 _lock = threading.Lock()
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ShadowModel(Model):
@@ -53,6 +57,17 @@ class ShadowModel(Model):
             for file in sorted(Path(path).rglob("*.yaml")):
                 self._load(str(file))
         self.generate()
+
+    def _load(self, filepath: str) -> None:
+        # FtM's own loader, with libyaml's parser where PyYAML has it: the same
+        # mappings, five times faster (the model is read at every start).
+        with open(filepath, encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        if not isinstance(data, dict):
+            raise InvalidModel(f"Model file is not a mapping: {filepath}")
+        for name, config in data.items():
+            name = const(name)
+            self.schemata[name] = Schema(self, name, config)
 
 
 @cache
