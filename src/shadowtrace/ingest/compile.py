@@ -378,7 +378,8 @@ def run_query(
         f"left(raw, 1000) || '…' FROM {n.clean} WHERE length(value) > {limit}) b "
         f"JOIN {n.ids} i ON i.rep = b._row AND i.origin = b.origin"
     )
-    con.execute(f"DELETE FROM {n.clean} WHERE value IS NULL OR length(value) > {limit}")
+    sql = f"DELETE FROM {n.clean} WHERE value IS NULL OR length(value) > {limit}"
+    con.execute(sql)
 
     # 5. required properties and references, in dependency order
     for entity in query.entities:

@@ -549,11 +549,12 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     )
     if pairs > chunk_entities:
         multi += " UNION SELECT entity_id FROM _cent GROUP BY entity_id HAVING count(*) > 1"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _ent AS {multi}")
+    sql = "CREATE OR REPLACE TEMP TABLE _multi AS " + multi
+    con.execute(sql)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _ent AS SELECT s.entity_id, arg_max(s.schema, m.depth) AS "
-        "schema, list(DISTINCT s.schema) AS schemata FROM (SELECT * FROM _cent SEMI JOIN _ent "
-        "USING (entity_id) UNION ALL SELECT * FROM _old SEMI JOIN _ent USING (entity_id)) s "
+        "schema, list(DISTINCT s.schema) AS schemata FROM (SELECT * FROM _cent SEMI JOIN _multi "
+        "USING (entity_id) UNION ALL SELECT * FROM _old SEMI JOIN _multi USING (entity_id)) s "
         "JOIN ftm_schemata m ON m.name = s.schema GROUP BY s.entity_id"
     )
     conflicts = con.execute(
@@ -680,7 +681,7 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         f"JOIN _srcmap m ON m.src = r.src {anti_es}",
         [run_id],
     )
-    for name in ("_st", "_cent", "_old", "_ent", "_many"):
+    for name in ("_st", "_cent", "_old", "_multi", "_ent", "_many"):
         sql = f"DROP TABLE IF EXISTS {name}"
         con.execute(sql)
     # Recreated rather than emptied: DuckDB keeps deleted rows of a temp table in
