@@ -662,7 +662,10 @@ def _money(ctx: ReportContext) -> dict[str, Any]:
     codes = [lk[0] for lk in links] + [lk[2] for lk in links]
     return {
         "channels": chans,
-        "links": sorted(links.values(), key=lambda x: -x["value_usd"]),
+        "links": sorted(
+            links.values(),
+            key=lambda x: (-x["value_usd"], x["from"] or "", x["channel"], x["to"] or ""),
+        ),
         "monthly": sorted(monthly.values(), key=lambda x: (x["month"], x["channel"])),
         "countries": _countries(codes),
     }
@@ -722,9 +725,19 @@ def _goods(ctx: ReportContext) -> dict[str, Any]:
             chapters.append({"chapter": r["chapter"], "goods": clip(r["goods"], 200), **base})
     codes = [c for r in routes for c in (r["origin"], r["via"], r["destination"])]
     return {
-        "routes": sorted(routes, key=lambda x: -x["value_usd"]),
+        "routes": sorted(
+            routes,
+            key=lambda x: (
+                -x["value_usd"],
+                x["origin"] or "",
+                x["via"] or "",
+                x["destination"] or "",
+            ),
+        ),
         "monthly": sorted(monthly, key=lambda x: (x["month"], x["route"])),
-        "chapters": sorted(chapters, key=lambda x: -x["value_usd"])[: ctx.options.top],
+        "chapters": sorted(chapters, key=lambda x: (-x["value_usd"], x["chapter"] or ""))[
+            : ctx.options.top
+        ],
         "countries": _countries(codes),
     }
 

@@ -98,7 +98,7 @@ class InfrastructureDependency:
             for a in items:
                 routes[(a["supplier"] or "", a["parts_supplier"] or "")].append(a)
             steps = []
-            for (sup, parts), assets in sorted(routes.items(), key=lambda kv: -len(kv[1]))[
+            for (sup, parts), assets in sorted(routes.items(), key=lambda kv: (-len(kv[1]), kv[0]))[
                 : p["max_routes"]
             ]:
                 sample = assets[0]
