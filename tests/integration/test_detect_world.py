@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shadowtrace.detect.evaluate import TypologyScore, evaluate
+from shadowtrace.detect.evidence import PER_STEP, STEP_PROPS
 from shadowtrace.detect.run import DetectReport, detect
 from shadowtrace.ingest import ingest
 from shadowtrace.resolve import resolve
@@ -106,3 +107,42 @@ def test_loose_parameters_cost_precision(world: tuple[Store, Path, DetectReport]
     assert (loose["dual_use_supply"].precision or 0) < 0.2
     assert (loose["sanctions_proximity"].precision or 0) < 0.5
     detect(store, only=["dual_use_supply", "sanctions_proximity"])
+
+
+def test_every_step_shows_the_statements_of_its_kind(
+    world: tuple[Store, Path, DetectReport],
+) -> None:
+    store, _, _ = world
+    steps = store.con.execute(
+        "SELECT st.kind, count(e.prop) AS n, list(e.prop) AS props FROM finding_steps st "
+        "LEFT JOIN finding_evidence e USING (finding_id, step) "
+        "GROUP BY st.finding_id, st.step, st.kind"
+    ).fetchall()
+    assert steps
+    for kind, n, props in steps:
+        allowed = STEP_PROPS.get(kind, STEP_PROPS["party"])
+        assert 0 < n <= PER_STEP, (kind, n)
+        assert set(props) <= set(allowed), (kind, props)
+
+
+def test_findings_not_written_carry_the_evidence_written_ones_get(
+    world: tuple[Store, Path, DetectReport],
+) -> None:
+    store, _, _ = world
+    names = ["rerouted_payment", "multilayer_transshipment", "sanctions_proximity"]
+    unwritten = detect(store, only=names, write=False)
+    held = {
+        (f.id, i): [(e.statement_id, e.entity_id, e.prop, e.value, e.source, e.source_row)
+                    for e in s.evidence]
+        for f in unwritten.findings for i, s in enumerate(f.steps)
+    }  # fmt: skip
+    stored: dict[tuple[str, int], list[tuple[object, ...]]] = {}
+    rows = store.con.execute(
+        "SELECT e.finding_id, e.step, e.statement_id, e.entity_id, e.prop, e.value, e.source, "
+        "e.source_row FROM finding_evidence e JOIN findings f USING (finding_id) "
+        f"WHERE f.detector IN ({', '.join('?' for _ in names)}) ORDER BY e.rowid",
+        names,
+    ).fetchall()
+    for fid, step, *ev in rows:
+        stored.setdefault((fid, step), []).append(tuple(ev))
+    assert held and held == stored

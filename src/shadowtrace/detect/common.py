@@ -21,8 +21,6 @@ from typing import Any
 import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.evidence import STEP_PROPS, evidence_for
-from shadowtrace.detect.finding import Evidence, Step
 from shadowtrace.errors import ConfigError
 from shadowtrace.store import Store
 
@@ -35,7 +33,6 @@ __all__ = [
     "fx_param",
     "fx_table",
     "register",
-    "step_evidence",
     "to_usd",
     "unregister",
 ]
@@ -125,48 +122,6 @@ def fetch(store: Store, sql: str, params: Sequence[Any] = ()) -> list[dict[str, 
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-def step_evidence(
-    store: Store, wanted: Iterable[tuple[str, str]], per_entity: int = 12
-) -> dict[str, tuple[Evidence, ...]]:
-    """Evidence for ``(canonical id, step kind)`` pairs, in one query per kind."""
-    by_kind: dict[str, set[str]] = {}
-    for cid, kind in wanted:
-        by_kind.setdefault(kind, set()).add(cid)
-    out: dict[str, tuple[Evidence, ...]] = {}
-    props: set[str] = set()
-    for kind in by_kind:
-        props.update(STEP_PROPS.get(kind, STEP_PROPS["party"]))
-    ids = set().union(*by_kind.values()) if by_kind else set()
-    found = evidence_for(store, ids, props, per_entity=per_entity * 3)
-    for kind, cids in by_kind.items():
-        allowed = set(STEP_PROPS.get(kind, STEP_PROPS["party"]))
-        for cid in cids:
-            ev = tuple(e for e in found.get(cid, ()) if e.prop in allowed)[:per_entity]
-            if cid in out:
-                ev = tuple(dict.fromkeys(out[cid] + ev))
-            out[cid] = ev
-    return out
-
-
-def with_evidence(step: Step, evidence: Mapping[str, tuple[Evidence, ...]]) -> Step:
-    """The step with the evidence of its edge entity (or its source entity)."""
-    key = step.entity_id or step.source
-    ev = evidence.get(key, ())
-    if not ev:
-        return step
-    return Step(
-        kind=step.kind,
-        source=step.source,
-        target=step.target,
-        summary=step.summary,
-        entity_id=step.entity_id,
-        date=step.date,
-        amount=step.amount,
-        currency=step.currency,
-        evidence=ev,
-    )
-
-
 def money(amount: float | None, currency: str | None) -> str:
     """``1,234,567 CNY``."""
     if amount is None:
@@ -188,16 +143,6 @@ def captions(store: Store, ids: Iterable[str | None]) -> dict[str, str]:
         unregister(store, "_cap_ids")
     found = {str(k): str(v) for k, v in rows if v}
     return {i: found.get(i, i) for i in wanted}
-
-
-def attach_evidence(store: Store, steps_of: Iterable[list[Step]]) -> None:
-    """Fill in the evidence of every step in place (one query for all of them)."""
-    lists = list(steps_of)
-    wanted = {(s.entity_id or s.source, s.kind) for steps in lists for s in steps}
-    ev = step_evidence(store, wanted)
-    for steps in lists:
-        for i, s in enumerate(steps):
-            steps[i] = with_evidence(s, ev)
 
 
 def name_key(value: str) -> str | None:

@@ -27,6 +27,13 @@ from typing import Any
 import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, RunCache, check_params
+from shadowtrace.detect.evidence import (
+    PER_STEP,
+    default_evidence_sql,
+    fill_evidence,
+    register_evidence_inputs,
+    unregister_evidence_inputs,
+)
 from shadowtrace.detect.finding import Finding
 from shadowtrace.detect.registry import detectors
 from shadowtrace.errors import ConfigError, NotFound
@@ -151,6 +158,8 @@ def detect(
         log.info("%s: %d findings in %.1f s", name, run.findings, run.seconds)
     if write:
         report.run_id = write_findings(store, report, names, started)
+    else:
+        report.findings = fill_evidence(store, report.findings)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -165,7 +174,10 @@ def _by_detector(report: DetectReport) -> list[tuple[str, Finding]]:
 
 
 def write_findings(store: Store, report: DetectReport, names: list[str], started: float) -> int:
-    """Replace the findings of detectors ``names`` with the report's, in one transaction."""
+    """Replace the findings of detectors ``names`` with the report's, in one transaction.
+
+    Steps without evidence get their default evidence here, in one query
+    (:func:`~shadowtrace.detect.evidence.default_evidence_sql`)."""
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     findings: dict[str, list[Any]] = {
         k: []
@@ -196,10 +208,12 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
             [run_id, now, now, json.dumps({"detectors": names})],
         )
         seen: set[str] = set()
+        kept: list[Finding] = []
         for detector, f in _by_detector(report):
             if f.id in seen:  # the same finding twice (one detector, or two): keep the first
                 continue
             seen.add(f.id)
+            kept.append(f)
             findings["finding_id"].append(f.id)
             findings["typology"].append(f.typology)
             findings["score"].append(f.score)
@@ -259,6 +273,16 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
             con.execute("INSERT INTO finding_evidence SELECT * FROM _new_evidence")
             con.complete()
             con.unregister("_new_evidence")
+        steps_rel, props_rel = register_evidence_inputs(store, kept)
+        try:
+            query = default_evidence_sql(steps_rel, props_rel)
+            insert = (
+                "INSERT INTO finding_evidence SELECT finding_id, step, statement_id, entity_id, "
+                f"prop, value, source, source_row FROM ({query}) ORDER BY finding_id, step, n"
+            )
+            con.execute(insert, [PER_STEP])
+        finally:
+            unregister_evidence_inputs(store)
     return run_id
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
-    attach_evidence,
     captions,
     fetch,
     fx_param,
@@ -121,7 +120,6 @@ class CashStructuring:
                     for r in sales[: p["max_steps"]]
                 ]
             )
-        attach_evidence(ctx.store, step_lists)
         out = []
         for sales, steps in zip(by_buyer.values(), step_lists, strict=True):
             first = sales[0]

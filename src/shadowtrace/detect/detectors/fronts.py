@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import attach_evidence, captions, fetch
+from shadowtrace.detect.common import captions, fetch
 from shadowtrace.detect.detectors.proximity import SanctionsProximity
 from shadowtrace.detect.finding import Finding, Step
 
@@ -92,7 +92,7 @@ class FrontCompanies:
         subs = _substitutes(ctx)
         # a listed party and its substitute share an address because one replaced the
         # other: that is not a mass-registration address
-        paired = {(a, b) for a, b, _ in subs} | {(b, a) for a, b, _ in subs}
+        paired = {(a, b) for a, b, _, _ in subs} | {(b, a) for a, b, _, _ in subs}
         for prop, sign, minimum in (
             ("address", "mass_address", p["min_address_companies"]),
             ("phone", "shared_phone", 2),
@@ -101,13 +101,13 @@ class FrontCompanies:
                 others = [x for x in sharing if (cid, x) not in paired]
                 if len(others) + 1 >= minimum:
                     signs[cid][sign] = (value, others)
-        for cid, director, peers, countries in _directors(ctx):
+        for cid, director, edge, peers, countries in _directors(ctx):
             if len(countries) >= 2:
-                signs[cid]["nominee"] = (director, peers, sorted(countries))
+                signs[cid]["nominee"] = (director, peers, sorted(countries), edge)
             if len(peers) + 1 >= p["min_director_companies"]:
-                signs[cid]["many_directorships"] = (director, peers, sorted(countries))
-        for cid, _, reason in subs:
-            signs[cid]["substitute"] = reason
+                signs[cid]["many_directorships"] = (director, peers, sorted(countries), edge)
+        for cid, listed, reason, sanction in subs:
+            signs[cid]["substitute"] = (reason, listed, sanction)
         by_id = {c["id"]: c for c in companies}
         chosen = []
         for cid, found in signs.items():
@@ -128,7 +128,6 @@ class FrontCompanies:
                     ids.update(found[key][1])
         names = captions(ctx.store, ids)
         step_lists = [_steps(cid, found, by_id[cid], names) for cid, found, _ in chosen]
-        attach_evidence(ctx.store, step_lists)
         out = []
         for (cid, found, score), steps in zip(chosen, step_lists, strict=True):
             related: list[str] = []
@@ -189,22 +188,24 @@ def _shared(ctx: DetectContext, prop: str, minimum: int) -> list[tuple[str, list
     return [(str(r["id"]), [x for x in r["ids"] if x != r["id"]], str(r["value"])) for r in rows]
 
 
-def _directors(ctx: DetectContext) -> list[tuple[str, str, list[str], set[str]]]:
-    """(company, director, the director's other companies, their jurisdictions) for
-    directors of two or more companies."""
+def _directors(ctx: DetectContext) -> list[tuple[str, str, str, list[str], set[str]]]:
+    """(company, director, the directorship, the director's other companies, their
+    jurisdictions) for directors of two or more companies."""
     rows = fetch(
         ctx.store,
         """
         WITH d AS (
-          SELECT e.source AS director, e.target AS company, n.country
+          SELECT e.source AS director, e.target AS company, any_value(n.country) AS country,
+                 min(e.edge_id) AS edge_id
           FROM edges e JOIN nodes n ON n.id = e.target
           WHERE e.kind = 'directorship'
+          GROUP BY e.source, e.target
         ), m AS (
           SELECT director, list(DISTINCT company ORDER BY company) AS companies,
                  list(DISTINCT country) FILTER (WHERE country IS NOT NULL) AS countries
           FROM d GROUP BY director HAVING count(DISTINCT company) >= 2
         )
-        SELECT d.company, m.director, m.companies, m.countries
+        SELECT d.company, m.director, d.edge_id, m.companies, m.countries
         FROM d JOIN m ON m.director = d.director ORDER BY d.company, m.director
         """,
     )
@@ -212,6 +213,7 @@ def _directors(ctx: DetectContext) -> list[tuple[str, str, list[str], set[str]]]
         (
             str(r["company"]),
             str(r["director"]),
+            str(r["edge_id"]),
             [x for x in r["companies"] if x != r["company"]],
             set(r["countries"] or []),
         )
@@ -219,21 +221,28 @@ def _directors(ctx: DetectContext) -> list[tuple[str, str, list[str], set[str]]]
     ]
 
 
-def _substitutes(ctx: DetectContext) -> list[tuple[str, str, str]]:
-    """(substitute, listed party, why): companies the sanctions-proximity search (with its
-    default parameters) takes for substitutes set up around a listing."""
+def _substitutes(ctx: DetectContext) -> list[tuple[str, str, str, str]]:
+    """(substitute, listed party, why, the listing's entity): companies the
+    sanctions-proximity search (with its default parameters) takes for substitutes set up
+    around a listing."""
     detector = SanctionsProximity()
     params = {k: v.default for k, v in detector.parameters.items()}
 
-    def run() -> list[tuple[str, str, str]]:
+    def run() -> list[tuple[str, str, str, str]]:
         sub = DetectContext(ctx.store, params, detector.name, ctx.cache)
         return [
-            (f.entities[0], f.entities[1], f.title)
+            (f.entities[0], f.entities[1], f.title, _listing(f))
             for f in detector.detect(sub)
             if not f.metrics.get("renamed") and len(f.entities) > 1
         ]
 
     return ctx.memo("front_company:substitutes", run)
+
+
+def _listing(finding: Finding) -> str:
+    """The entity of the listing a sanctions-proximity finding starts from."""
+    ids = (s.entity_id for s in finding.steps if s.kind == "sanction" and s.entity_id)
+    return next(ids, finding.entities[1])
 
 
 def _steps(
@@ -265,7 +274,7 @@ def _steps(
             )
     for key in ("nominee", "many_directorships"):
         if key in found:
-            director, peers, countries = found[key]
+            director, peers, countries, edge = found[key]
             steps.append(
                 Step(
                     kind="directorship",
@@ -273,12 +282,13 @@ def _steps(
                     target=cid,
                     summary=f"{names.get(director, director)} also directs {len(peers)} other "
                     f"companies in {', '.join(countries) or 'unknown countries'}",
-                    entity_id=None,
+                    entity_id=edge,
                 )
             )
             break
     if "substitute" in found:
+        reason, listed, sanction = found["substitute"]
         steps.append(
-            Step(kind="sanction", source=cid, target=None, summary=str(found["substitute"]))
+            Step(kind="sanction", source=cid, target=listed, summary=reason, entity_id=sanction)
         )
     return steps

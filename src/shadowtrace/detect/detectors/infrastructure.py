@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import attach_evidence, captions, fetch
+from shadowtrace.detect.common import captions, fetch
 from shadowtrace.detect.finding import Finding, Step
 
 __all__ = ["InfrastructureDependency"]
@@ -126,7 +126,6 @@ class InfrastructureDependency:
                     )
                 )
             step_lists.append(steps)
-        attach_evidence(ctx.store, step_lists)
         out = []
         for (operator, mfr, items, origin), steps in zip(groups, step_lists, strict=True):
             total = len(by_operator[operator])

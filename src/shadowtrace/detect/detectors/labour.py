@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import attach_evidence, captions, fetch, money, name_keys
+from shadowtrace.detect.common import captions, fetch, money, name_keys
 from shadowtrace.detect.finding import Finding, Step
 
 __all__ = ["DprkLabour"]
@@ -161,7 +161,6 @@ class DprkLabour:
                     )
                 )
             step_lists.append(steps)
-        attach_evidence(ctx.store, step_lists)
         out = []
         for (c, via_front, flows), steps in zip(chosen, step_lists, strict=True):
             recipients = list(dict.fromkeys(str(pay["target"]) for pay in flows))

@@ -26,7 +26,6 @@ import pyarrow as pa
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
     RU_AND_OCCUPIED,
-    attach_evidence,
     captions,
     fetch,
     money,
@@ -154,7 +153,6 @@ class Netting:
                     },
                 )
             )
-        attach_evidence(ctx.store, [s for s, _ in findings])
         return [
             Finding.make(
                 self.name,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from itertools import pairwise
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import attach_evidence, captions, fetch
+from shadowtrace.detect.common import captions, fetch
 from shadowtrace.detect.finding import Finding, Step
 
 __all__ = ["OwnershipChains"]
@@ -74,7 +74,6 @@ class OwnershipChains:
                     )
                 )
             step_lists.append(steps)
-        attach_evidence(ctx.store, step_lists)
         out = []
         for (path, circular), steps in zip(items, step_lists, strict=True):
             nodes = list(dict.fromkeys(path))

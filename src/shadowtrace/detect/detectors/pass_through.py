@@ -25,7 +25,6 @@ from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
-    attach_evidence,
     band,
     captions,
     fetch,
@@ -206,7 +205,6 @@ class PassThrough:
                     )
                 )
             step_lists.append(steps)
-        attach_evidence(ctx.store, step_lists)
         out = []
         for e, steps in zip(entities, step_lists, strict=True):
             prs = by_x[str(e["x"])]

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
-from shadowtrace.detect.common import attach_evidence, captions, fetch
+from shadowtrace.detect.common import captions, fetch
 from shadowtrace.detect.finding import Finding, Step
 from shadowtrace.graph import STRUCTURAL_KINDS
 
@@ -262,7 +262,6 @@ class SanctionsProximity:
                     "metrics": {"renamed": 1.0},
                 }
             )
-        attach_evidence(ctx.store, step_lists)
         return [
             Finding.make(
                 self.name,

@@ -24,7 +24,6 @@ from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
-    attach_evidence,
     band,
     captions,
     fetch,
@@ -326,7 +325,6 @@ class ReroutedPayments:
                     )
                 )
             step_lists.append(steps)
-        attach_evidence(ctx.store, step_lists)
         out = []
         for r, steps in zip(rows, step_lists, strict=True):
             score = 0.6 + (0.25 if r["in_id"] else 0.0) + (0.1 if r["path"] else 0.0)

@@ -28,7 +28,6 @@ import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
-    attach_evidence,
     band,
     captions,
     fetch,
@@ -119,7 +118,6 @@ class StablecoinRails:
                 steps.append(_pay_step(leg, f"The exit desk {names.get(leg['source'])} paid "
                                             f"{names.get(leg['target'])}"))  # fmt: skip
             step_lists.append(steps)
-        attach_evidence(ctx.store, step_lists)
         out = []
         for r, steps in zip(rails, step_lists, strict=True):
             score = 0.6

@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
-    attach_evidence,
     captions,
     register,
     unregister,
@@ -130,7 +129,6 @@ def findings(
         if eu is not None:
             steps.append(eu)
         step_lists.append(steps)
-    attach_evidence(ctx.store, step_lists)
     out = []
     for c, steps in zip(chains, step_lists, strict=True):
         entities = list(c.parties)
