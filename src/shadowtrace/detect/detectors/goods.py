@@ -179,15 +179,19 @@ def _build(store: Store, params: Mapping[str, Any]) -> list[Chain]:
     )
     links = con.execute(
         """
-        WITH l AS (
-          SELECT a.edge_id AS a_id, b.edge_id AS b_id, sm.soft,
+        -- the receiver's parties first, materialised: left to itself the planner joins
+        -- the declarations on the HS code alone, a near-cross product at scale
+        WITH a AS MATERIALIZED (
+          SELECT s.*, sm.b AS party, sm.soft
+          FROM _gc_ship s JOIN _gc_same sm ON sm.a = s.target
+        ), l AS (
+          SELECT a.edge_id AS a_id, b.edge_id AS b_id, a.soft,
                  CASE WHEN a.quantity IS NULL OR b.quantity IS NULL THEN 1.0
                       ELSE abs(b.quantity - a.quantity) / greatest(abs(a.quantity), 1e-9)
                  END AS qdiff,
                  datediff('day', a.date, b.date) AS lag
-          FROM _gc_ship a
-          JOIN _gc_same sm ON sm.a = a.target
-          JOIN _gc_ship b ON b.source = sm.b AND b.hs_code = a.hs_code
+          FROM a
+          JOIN _gc_ship b ON b.source = a.party AND b.hs_code = a.hs_code
           WHERE a.edge_id <> b.edge_id AND b.target <> a.source
             AND datediff('day', a.date, b.date) BETWEEN 0 AND ?
             AND (a.amount IS NULL OR b.amount IS NULL OR a.amount <= 0
