@@ -9,7 +9,9 @@ printed beside it). Targets on the default scenario: recall >= 0.9 and precision
 for every typology.
 
 ``--speed N`` also times the detectors on a world of at least N transactions (target:
-all detectors over 10M transactions in under 5 minutes and under 8 GB). That world is
+all detectors over 10M transactions in under 5 minutes and under 8 GB, judged on the
+graph build plus one ``detect`` run of every detector, which is what a user runs; the
+rows of each detector alone, each in a fresh process, are the breakdown). That world is
 ingested without resolution (resolving it is the resolver's benchmark): every record
 is its own entity, which makes the graph larger, not smaller.
 
@@ -79,14 +81,18 @@ def build(world: Path, store: Path, resolve: bool) -> None:
     marker.write_text("ok\n")
 
 
-def detect_all(store: Path) -> list[list[object]]:
-    """Graph, then each detector in its own process: rows of the timing table."""
+def detect_all(store: Path) -> tuple[list[list[object]], float, float]:
+    """Graph, then each detector in its own process, then all of them in one run (as
+    ``shadowtrace detect`` runs them: one scan of the store for the evidence of every
+    finding, intermediate results shared): rows of the timing table, and the seconds
+    and peak RSS of the graph plus the one run."""
     from shadowtrace.detect.registry import detectors
 
     rows: list[list[object]] = []
     m, info = step("graph", "graph", str(store))
     rows.append(["graph (edges)", f"{info.get('edges', 0):,}", f"{m.seconds:.1f}",
                  f"{m.peak_rss_mb:,.0f}"])  # fmt: skip
+    graph_seconds, graph_peak = m.seconds, m.peak_rss_mb
     total, peak = m.seconds, m.peak_rss_mb
     for name in detectors():
         m, info = step(name, "detect", str(store), name)
@@ -94,8 +100,13 @@ def detect_all(store: Path) -> list[list[object]]:
                      f"{m.peak_rss_mb:,.0f}"])  # fmt: skip
         total += m.seconds
         peak = max(peak, m.peak_rss_mb)
-    rows.append(["all (sum; peak)", "", f"{total:.1f}", f"{peak:,.0f}"])
-    return rows
+    rows.append(["graph + each alone (sum; peak)", "", f"{total:.1f}", f"{peak:,.0f}"])
+    m, info = step("all", "detect", str(store), "all")
+    rows.append(["all detectors, one run", f"{info.get('findings', 0):,}", f"{m.seconds:.1f}",
+                 f"{m.peak_rss_mb:,.0f}"])  # fmt: skip
+    seconds, most = graph_seconds + m.seconds, max(graph_peak, m.peak_rss_mb)
+    rows.append(["graph + one run", "", f"{seconds:.1f}", f"{most:,.0f}"])
+    return rows, seconds, most
 
 
 def store_size(store: Path) -> dict[str, int]:
@@ -149,7 +160,7 @@ def main() -> None:
         info = simulate_world(scenario, args.seed, args.scale, world)
         store = world.parent / f"{world.name}.duckdb"
         build(world, store, resolve=True)
-        timings[scenario] = detect_all(store)
+        timings[scenario] = detect_all(store)[0]
         scores[scenario] = evaluate(store, world)
         size = store_size(store)
         sizes[scenario] = (
@@ -208,7 +219,7 @@ def speed(transactions: int, seed: int, work: Path) -> None:
     info = simulate_world("default", seed, scale, world)
     store = world.parent / f"{world.name}.duckdb"
     build(world, store, resolve=False)
-    trows = detect_all(store)
+    trows, total, peak = detect_all(store)
     size = store_size(store)
     print(
         f"\nSpeed: default, seed {seed}, scale {scale:g}: "
@@ -216,10 +227,8 @@ def speed(transactions: int, seed: int, work: Path) -> None:
         f"{size['records']:,} records (not resolved)"
     )
     print(table(["step", "findings", "seconds", "peak RSS MB"], trows))
-    total = float(str(trows[-1][2]))
-    peak = float(str(trows[-1][3]).replace(",", ""))
     print(
-        f"target: all detectors < 300 s and < 8 GB: {total:.0f} s, {peak:,.0f} MB peak "
+        f"target: graph and all detectors < 300 s and < 8 GB: {total:.0f} s, {peak:,.0f} MB peak "
         f"({'met' if total < 300 and peak < 8192 else 'NOT met'})"
     )
 
