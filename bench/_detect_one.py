@@ -1,5 +1,6 @@
 """One step of the detection benchmark, run in its own process so that its time and
-peak RSS are its own: ``build STORE WORLD`` (ingest and resolve), ``graph STORE`` or
+peak RSS are its own: ``build STORE WORLD resolve|none|by-source`` (ingest, and
+resolve; ``by-source``: each source of the world in its own run, not resolved), ``graph STORE`` or
 ``detect STORE DETECTOR`` (``all``: every detector in one run, as ``shadowtrace detect``
 does it). Prints a JSON line with what it did."""
 
@@ -20,8 +21,23 @@ def main() -> None:
         if step == "build":
             from shadowtrace.ingest import ingest
 
-            report = ingest(store, [sys.argv[3]])
-            out["rows"] = report.rows_in
+            if sys.argv[4:5] == ["by-source"]:
+                # each source of the manifest its own (atomic) run
+                from pathlib import Path
+
+                from shadowtrace.ingest.plan import plan_ingest
+
+                rows = 0
+                for item in plan_ingest([sys.argv[3]]):
+                    assert item.path is not None
+                    mapping = item.mapping_path and str(Path(sys.argv[3]) / item.mapping_path)
+                    report = ingest(store, [str(item.path)], dataset=item.dataset,
+                                    mapping=mapping)  # fmt: skip
+                    rows += report.rows_in
+                out["rows"] = rows
+            else:
+                report = ingest(store, [sys.argv[3]])
+                out["rows"] = report.rows_in
             out["ingest_seconds"] = round(time.perf_counter() - started, 1)
             if sys.argv[4] == "resolve":
                 from shadowtrace.resolve import resolve
