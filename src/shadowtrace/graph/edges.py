@@ -56,6 +56,7 @@ from typing import Any
 
 from shadowtrace.errors import ConfigError
 from shadowtrace.store import Store
+from shadowtrace.store.views import pivot_select_sql, view_named
 
 __all__ = ["EDGE_KINDS", "EdgeReport", "build_edges", "edges_current", "ensure_edges"]
 
@@ -144,7 +145,8 @@ def _insert(select: str) -> str:
 
 # Each query selects the edge columns, in order, from a typed view.
 _FLOW_QUERIES: tuple[str, ...] = (
-    # Payments of every kind but crypto transfers (which go wallet to wallet below).
+    # Payments of every kind but crypto transfers (which go wallet to wallet below),
+    # pivoted from the properties the edges use alone (see pivot_select_sql).
     """
     SELECT CASE schema
              WHEN 'AppPayment' THEN 'app_payment'
@@ -157,7 +159,7 @@ _FLOW_QUERIES: tuple[str, ...] = (
            NULL, NULL, NULL, NULL, buyer_document,
            coalesce(payer_account, payer_app_account), coalesce(beneficiary_account,
            beneficiary_app_account), paid_amount, upper(paid_currency)
-    FROM payments
+    FROM {payments} payments
     WHERE schema <> 'CryptoTransfer'
       AND coalesce(payer, payer_app_account, payer_account) IS NOT NULL
       AND coalesce(beneficiary, beneficiary_app_account, beneficiary_account) IS NOT NULL
@@ -166,7 +168,7 @@ _FLOW_QUERIES: tuple[str, ...] = (
     SELECT 'transfer', source_wallet, target_wallet, id, schema, date, "timestamp",
            amount, upper(currency), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL
-    FROM transfers
+    FROM {transfers} transfers
     WHERE source_wallet IS NOT NULL AND target_wallet IS NOT NULL
     """,
     """
@@ -185,6 +187,22 @@ _FLOW_QUERIES: tuple[str, ...] = (
     FROM labour
     WHERE labour_supplier IS NOT NULL AND employer IS NOT NULL
     """,
+)
+
+_PAYMENT_COLUMNS = (
+    "payer", "beneficiary", "payer_account", "beneficiary_account", "payer_app_account",
+    "beneficiary_app_account", "amount", "currency", "date", "timestamp", "status",
+    "buyer_document", "paid_amount", "paid_currency",
+)  # fmt: skip
+_TRANSFER_COLUMNS = ("source_wallet", "target_wallet", "date", "timestamp", "amount", "currency")
+_FLOW_QUERIES = (
+    _FLOW_QUERIES[0].format(
+        payments=f"({pivot_select_sql(view_named('payments'), _PAYMENT_COLUMNS)})"
+    ),
+    _FLOW_QUERIES[1].format(
+        transfers=f"({pivot_select_sql(view_named('transfers'), _TRANSFER_COLUMNS)})"
+    ),
+    *_FLOW_QUERIES[2:],
 )
 
 _STRUCTURE_QUERIES: tuple[str, ...] = (

@@ -12,12 +12,21 @@ statements keep every value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from shadowtrace.store.sql import ident, string_literal
 
-__all__ = ["VIEWS", "Column", "PivotView", "all_view_sql", "pivot_view_sql"]
+__all__ = [
+    "VIEWS",
+    "Column",
+    "PivotView",
+    "all_view_sql",
+    "pivot_select_sql",
+    "pivot_view_sql",
+    "view_named",
+]
 
 Kind = Literal["text", "ref", "number", "date", "timestamp"]
 
@@ -258,8 +267,21 @@ def _typed(col: Column, raw: str) -> str:
     return raw
 
 
-def pivot_view_sql(view: PivotView) -> str:
-    """The ``CREATE VIEW`` statement for one typed view."""
+def pivot_select_sql(view: PivotView, columns: Sequence[str] | None = None) -> str:
+    """The query behind a typed view.
+
+    With ``columns``, only those (besides ``id``, ``schema`` and ``dataset``), pivoted
+    from the statements of their own properties: a narrower aggregate for bulk readers
+    such as the graph build (at ten million payments the full width no longer fits a
+    modest memory limit). Entities with none of those properties are left out.
+    """
+    chosen = view.columns
+    if columns is not None:
+        by_name = {c.name: c for c in view.columns}
+        unknown = [c for c in columns if c not in by_name]
+        if unknown:
+            raise ValueError(f"View {view.name} has no column {', '.join(unknown)}")
+        chosen = tuple(by_name[c] for c in columns)
     inner = [
         "s.canonical_id AS id",
         "arg_max(s.schema, m.depth) AS schema",
@@ -267,7 +289,7 @@ def pivot_view_sql(view: PivotView) -> str:
     ]
     outer = ["p.id", "p.schema", "p.dataset"]
     joins = []
-    for i, col in enumerate(view.columns):
+    for i, col in enumerate(chosen):
         inner.append(f"{_typed(col, _value_expr(col))} AS {ident(col.name)}")
         if col.kind == "ref":
             alias = f"r{i}"
@@ -277,15 +299,30 @@ def pivot_view_sql(view: PivotView) -> str:
             )
         else:
             outer.append(f"p.{ident(col.name)}")
-    base = string_literal(view.schema)
+    where = f"list_contains(m.ancestors, {string_literal(view.schema)})"
+    if columns is not None:
+        props = sorted({p for c in chosen for p in c.props})
+        where += f" AND s.prop IN ({', '.join(string_literal(p) for p in props)})"
     return (
-        f"CREATE OR REPLACE VIEW {ident(view.name)} AS\n"
         f"WITH p AS (\n  SELECT {', '.join(inner)}\n"
         f"  FROM statements s JOIN ftm_schemata m ON m.name = s.schema\n"
-        f"  WHERE list_contains(m.ancestors, {base})\n"
+        f"  WHERE {where}\n"
         f"  GROUP BY s.canonical_id\n)\n"
         f"SELECT {', '.join(outer)}\nFROM p\n" + "\n".join(joins)
     )
+
+
+def pivot_view_sql(view: PivotView) -> str:
+    """The ``CREATE VIEW`` statement for one typed view."""
+    return f"CREATE OR REPLACE VIEW {ident(view.name)} AS\n" + pivot_select_sql(view)
+
+
+def view_named(name: str) -> PivotView:
+    """The typed view called ``name``."""
+    for view in VIEWS:
+        if view.name == name:
+            return view
+    raise KeyError(name)
 
 
 #: FtM's statement id (``Statement.make_key``): a hash of the content it names. It

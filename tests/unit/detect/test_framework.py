@@ -323,3 +323,32 @@ def test_detect_commands(tmp_path: Path) -> None:
     assert result.exit_code != 0
     listed = runner.invoke(app, ["detectors", "--json"])
     assert "sanctions_proximity" in json.loads(listed.stdout)
+
+
+def test_a_narrow_pivot_reads_as_the_view_does(store: Store, tmp_path: Path) -> None:
+    from shadowtrace.store.views import pivot_select_sql, view_named
+
+    load(
+        store,
+        tmp_path,
+        [
+            company("A", "OOO A", "ru"),
+            company("B", "B Co", "cn"),
+            payment("p1", "A", "B", 1000, "CNY", "2024-01-01", status="rejected",
+                    purpose="goods", amountUsd=140),
+            payment("p2", "A", "B", "2,000.50", "CNY", "2024-01-02T10:00:00"),
+            E("p3", "Payment", purpose="a payment that names no party"),
+            E("t1", "CryptoTransfer", sourceWallet="w1", targetWallet="w2", amount=5,
+              currency="USDT", date="2024-02-01"),
+        ],
+    )  # fmt: skip
+    cols = ["payer", "beneficiary", "amount", "date", "timestamp", "status"]
+    narrow = pivot_select_sql(view_named("payments"), cols)
+    picked = ", ".join(["id", "schema", "dataset", *cols])
+    got = store.con.execute(f"SELECT {picked} FROM ({narrow}) ORDER BY id").fetchall()
+    want = store.con.execute(
+        f"SELECT {picked} FROM payments WHERE id <> 'p3' ORDER BY id"
+    ).fetchall()
+    assert got == want and [r[0] for r in got] == ["p1", "p2", "t1"]
+    with pytest.raises(ValueError):
+        pivot_select_sql(view_named("payments"), ["payer", "no_such_column"])
