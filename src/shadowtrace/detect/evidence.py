@@ -127,17 +127,21 @@ def evidence_for(
         bucket = out.setdefault(cid, [])
         if len(bucket) >= per_entity:
             continue
-        bucket.append(
-            Evidence(
-                statement_id=sid,
-                entity_id=eid,
-                prop=prop,
-                value=value,
-                source=source,
-                source_row=int(row) if row is not None else None,
-            )
-        )
+        bucket.append(_evidence(sid, eid, prop, value, source, row))
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _evidence(
+    sid: str, eid: str, prop: str, value: str, source: str | None, row: int | None
+) -> Evidence:
+    return Evidence(
+        statement_id=sid,
+        entity_id=eid,
+        prop=prop,
+        value=value,
+        source=source,
+        source_row=int(row) if row is not None else None,
+    )
 
 
 def _kind_props() -> pa.Table:
@@ -231,16 +235,7 @@ def fill_evidence(
         unregister_evidence_inputs(store)
     found: dict[tuple[str, int], list[Evidence]] = {}
     for fid, i, sid, eid, prop, value, source, row, _ in rows:
-        found.setdefault((fid, int(i)), []).append(
-            Evidence(
-                statement_id=sid,
-                entity_id=eid,
-                prop=prop,
-                value=value,
-                source=source,
-                source_row=int(row) if row is not None else None,
-            )
-        )
+        found.setdefault((fid, int(i)), []).append(_evidence(sid, eid, prop, value, source, row))
     out = []
     for f in findings:
         new = tuple(
