@@ -24,6 +24,7 @@ def _parts(world: str) -> list[tuple[str, str, str | None]]:
     import duckdb
 
     from shadowtrace.ingest.plan import plan_ingest
+    from shadowtrace.store.sql import string_literal
 
     out: list[tuple[str, str, str | None]] = []
     for item in plan_ingest([world]):
@@ -33,9 +34,9 @@ def _parts(world: str) -> list[tuple[str, str, str | None]]:
             out.append((str(item.path), item.dataset, mapping))
             continue
         reader = (
-            f"read_csv('{item.path}', all_varchar = true, header = true)"
+            f"read_csv({string_literal(str(item.path))}, all_varchar = true, header = true)"
             if item.kind == "csv"
-            else f"read_parquet('{item.path}')"
+            else f"read_parquet({string_literal(str(item.path))})"
         )
         con = duckdb.connect()
         n = int(con.execute(f"SELECT count(*) FROM {reader}").fetchall()[0][0])
@@ -50,7 +51,7 @@ def _parts(world: str) -> list[tuple[str, str, str | None]]:
             if not part.exists():
                 con.execute(
                     f"COPY (SELECT * FROM {reader} LIMIT {PART_ROWS} OFFSET {i}) "
-                    f"TO '{part}.tmp' {fmt}"
+                    f"TO {string_literal(f'{part}.tmp')} {fmt}"
                 )
                 Path(f"{part}.tmp").rename(part)
             out.append((str(part), item.dataset, mapping))
