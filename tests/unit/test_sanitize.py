@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from shadowtrace.ingest.clean import (
     CLASSES_FILE,
+    clean_distinct,
     clean_sql,
     derive_classes,
     sanitize_sql,
@@ -88,3 +89,35 @@ def test_shipped_character_classes_are_derived_from_the_installed_libraries():
     when this fails, regenerate them: ``python -m shadowtrace.ingest.clean``."""
     shipped = json.loads(CLASSES_FILE.read_text(encoding="utf-8"))
     assert shipped == derive_classes()
+
+
+COUNTRY_CODES = ["ge", "GE", "de", "DEU", "ru", "su", "xk", "zz", "eu", "Q183", "q159", "cn", "HK"]
+COUNTRY_TEXT = ["Deutschland", "Russia", "КНР", "Китай", "中国", "", " ", "ge ", "gEo", "RUS."]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(COUNTRY_CODES + COUNTRY_TEXT), TEXT),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_countries_clean_as_ftm_cleans_them(values: list[str]) -> None:
+    # Codes are read without FtM's table of territory names; the result is FtM's.
+    con = duckdb.connect()
+    n = len(values)
+    con.register(
+        "src",
+        pa.table(
+            {
+                "prop_type": ["country"] * n,
+                "raw": values,
+                "fmt": pa.array([None] * n, pa.string()),
+                "fuzzy": [False] * n,
+            }
+        ),
+    )
+    clean_distinct(con, "src", "out")
+    got = dict(con.execute("SELECT raw, value FROM out").fetchall())
+    assert got == {v: registry.country.clean_text(v) for v in values}

@@ -18,7 +18,7 @@ import json
 import sys
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -29,6 +29,7 @@ import pyarrow as pa
 from followthemoney.types import registry
 from followthemoney.types.common import PropertyType
 from normality.cleaning import remove_unsafe_chars
+from rigour.territories import lookup_by_identifier
 
 __all__ = [
     "SQL_CLEANED_TYPES",
@@ -240,16 +241,42 @@ def _clean_one(type_name: str, value: str, fmt: str | None, fuzzy: bool) -> str 
 _warming: list[threading.Thread] = []
 
 
-def warm_up(type_names: Iterable[str]) -> None:
+def _country_code(value: str) -> tuple[bool, str | None]:
+    """FtM's cleaning of a country *code* (two or three letters, a Wikidata id), without
+    the table of territory names it loads on first use (seconds of a start): whether
+    ``value`` is such a code, and what FtM makes of it. FtM's own lookup tries the
+    codes first, so the result is the same."""
+    territory = lookup_by_identifier(value)
+    if territory is None:
+        return False, None
+    return True, territory.ftm_country
+
+
+def warm_up(
+    type_names: Iterable[str], countries: Callable[[], Iterable[str]] | None = None
+) -> None:
     """Load, in a background thread, what FtM's cleaning of these types loads on first
-    use (the territory names behind ``country`` take seconds), while the main thread
-    reads the source; :func:`clean_distinct` waits for it."""
+    use, while the main thread reads the source; :func:`clean_distinct` waits for it.
+
+    The territory names behind ``country`` take seconds to load and are needed only
+    for values that are not codes. ``countries``, when given, yields a sample of the
+    source's country values (read in the thread); the names are loaded only if one
+    of them is not a code. Without it they are always loaded. Either way the result
+    of the cleaning is the same: a value that needs the names loads them itself.
+    """
     names = sorted({t for t in type_names if needs_python_clean(t)})
     if not names:
         return
 
     def run() -> None:
         for name in names:
+            if name == "country" and countries is not None:
+                try:
+                    sample = [v for v in countries() if v and v.strip()]
+                except (OSError, ValueError):  # unreadable here: the ingest will say so
+                    sample = ["Deutschland"]
+                if all(_country_code(v)[0] for v in sample):
+                    continue
             _clean_one(name, "Deutschland", None, False)
 
     thread = threading.Thread(target=run, name="shadowtrace-warm-up", daemon=True)
@@ -277,7 +304,8 @@ def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
     for t, r, f, z in zip(types, raws, fmts, fuzzies, strict=True):
         key = (t, r, f, bool(z))
         if key not in cache_:
-            cache_[key] = _clean_one(t, r, f, bool(z))
+            found, code = _country_code(r) if t == "country" else (False, None)
+            cache_[key] = code if found else _clean_one(t, r, f, bool(z))
         out.append(cache_[key])
     table = pa.table(
         {

@@ -11,12 +11,14 @@ and every rejected row or value is kept with its file, row, field and reason.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import itertools
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ from shadowtrace.ingest.plan import Item, file_digest, plan_ingest
 from shadowtrace.ingest.readers import read_ftm_json, read_statements
 from shadowtrace.ingest.sources import (
     LoadedTable,
+    detect_encoding,
     load_csv,
     load_parquet,
     load_sql,
@@ -127,6 +130,49 @@ def _noop(_: str) -> None:
     return None
 
 
+#: Rows of each CSV source read to guess whether its countries are all codes.
+COUNTRY_SAMPLE_ROWS = 2000
+
+
+def _country_sample(items: list[Item]) -> Callable[[], Iterator[str]] | None:
+    """The country values of the first rows of each mapped CSV source, read lazily;
+    None when a source is of another kind (its values are not sampled)."""
+    sources: list[tuple[Path, str | None, str, set[str]]] = []
+    for item in items:
+        if item.mapping is None:
+            continue
+        queries = [
+            q for q in item.mapping.queries if item.queries is None or q.index in item.queries
+        ]
+        columns = {
+            ref
+            for q in queries
+            for entity in q.entities
+            for prop in entity.properties
+            if prop.prop_type == "country"
+            for ref in prop.refs
+        }
+        if not columns:
+            continue
+        if item.kind != "csv" or item.path is None:
+            return None
+        spec = queries[0].source
+        sources.append((item.path, spec.encoding, spec.delimiter or ",", columns))
+
+    def sample() -> Iterator[str]:
+        for path, declared, delimiter, columns in sources:
+            encoding = detect_encoding(path, declared)
+            with path.open(encoding=encoding, errors="replace", newline="") as fh:
+                rows = csv.DictReader(fh, delimiter=delimiter)
+                for row in itertools.islice(rows, COUNTRY_SAMPLE_ROWS):
+                    for column in columns:
+                        value = row.get(column)
+                        if isinstance(value, str):
+                            yield value
+
+    return sample
+
+
 def ingest(
     store: Store,
     inputs: list[str],
@@ -147,12 +193,15 @@ def ingest(
     items = plan_ingest(inputs, dataset=dataset, mapping=mapping)
     started = time.monotonic()
     warm_up(
-        prop.prop_type
-        for item in items
-        if item.mapping is not None
-        for query in item.mapping.queries
-        for entity in query.entities
-        for prop in entity.properties
+        (
+            prop.prop_type
+            for item in items
+            if item.mapping is not None
+            for query in item.mapping.queries
+            for entity in query.entities
+            for prop in entity.properties
+        ),
+        _country_sample(items),
     )
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     return _ingest(store, items, inputs, dataset, mapping, strict, force, stage, started, now)
