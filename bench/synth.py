@@ -41,7 +41,9 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from shadowtrace.simulate.ids import uscc  # noqa: E402
 from shadowtrace.simulate.names import cn_company, name_data, typo  # noqa: E402
+from shadowtrace.simulate.world import CN_DIVISIONS  # noqa: E402
 from shadowtrace.simulate.translit import CYRILLIC_SYSTEMS, cyr_to_latin  # noqa: E402
 
 MAPPING = """\
@@ -104,8 +106,6 @@ INTL_LEGAL = {
     "de": ("GmbH", "AG"),
     "gb": ("Ltd", "Limited", "PLC"),
 }
-USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def inn10(rng: np.random.Generator) -> str:
@@ -121,10 +121,9 @@ def ogrn13(rng: np.random.Generator) -> str:
     return body + str(int(body) % 11 % 10)
 
 
-def uscc18(rng: np.random.Generator) -> str:
-    body = "91" + "".join(USCC_CHARS[int(i)] for i in rng.integers(0, 31, 15))
-    total = sum(USCC_WEIGHTS[i] * USCC_CHARS.index(c) for i, c in enumerate(body))
-    return body + USCC_CHARS[(31 - total % 31) % 31]
+def uscc18(rng: np.random.Generator, city: str) -> str:
+    """A valid Unified Social Credit Code of a company registered in ``city``."""
+    return uscc(rng, CN_DIVISIONS[city])
 
 
 class PersonNames:
@@ -247,7 +246,7 @@ def cn_company_records(rng: np.random.Generator, n: int) -> list[dict[str, str]]
     brand = _one(rng, data["brand_chars"]) + _one(rng, data["brand_chars"])
     industry = data["industries"][_one(rng, list(data["industries"]))]
     names = cn_company(city, brand, industry["zh"], industry["en"], rng)
-    uscc = uscc18(rng) if rng.random() < 0.6 else ""
+    uscc = uscc18(rng, city) if rng.random() < 0.6 else ""
     spellings = [*names.native, *names.latin]
     out = []
     for _ in range(n):

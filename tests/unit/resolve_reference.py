@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from shadowtrace.resolve.names import (
+    _CONTENT,
     _CORE,
     _MIN_SIM,
     KIND_WEIGHTS,
@@ -112,8 +113,8 @@ def reference_compare_names(left: NameForm, right: NameForm) -> NameComparison:
     result.unmatched_right = [t.text for t in rest_r]
     result.coverage = matched / (total_l + total_r) if total_l + total_r else 0.0
     result.core_coverage = matched_core / (core_l + core_r) if core_l + core_r else 0.0
-    ul = sum(KIND_WEIGHTS[t.kind] for t in rest_l if t.kind in _CORE)
-    ur = sum(KIND_WEIGHTS[t.kind] for t in rest_r if t.kind in _CORE)
+    ul = sum(KIND_WEIGHTS[t.kind] for t in rest_l if t.kind in _CONTENT)
+    ur = sum(KIND_WEIGHTS[t.kind] for t in rest_r if t.kind in _CONTENT)
     result.conflict = min(ul, ur)
     result.extra = abs(ul - ur)
     nums_l = {t.number for t in lt if t.kind == "number"}

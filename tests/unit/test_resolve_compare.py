@@ -30,6 +30,12 @@ THRESHOLD = name_model().threshold
         ("Person", "Sergei Lavrov", "LAVROV, Sergey"),
         ("Person", "习近平", "Xi Jinping"),
         ("Company", "Siemens Aktiengesellschaft", "SiemensAG"),
+        (
+            "Company",
+            "Hei-ho T'o-t'eng Communication Equipment Co., Ltd.",
+            "黑河拓腾通信设备有限公司",
+        ),
+        ("Company", "Shen-chen Hua-ch'iang Electronics", "Shenzhen Huaqiang Electronics Co., Ltd."),
     ],
 )
 def test_same_entity_across_scripts_scores_high(schema: str, left: str, right: str) -> None:
@@ -44,6 +50,18 @@ def test_same_entity_across_scripts_scores_high(schema: str, left: str, right: s
         ("Company", "Deutsche Bank AG", "Deutsche Bank GmbH"),
         ("Person", "AHMAD BIN HASAN AL-UBAIDI", "AHMAD BIN HASAN AL-TIKRITI"),
         ("Company", "Shenzhen Huaqiang Electronics", "Shenzhen Huawei Electronics"),
+        # one place and trade name, another line of business: two companies
+        (
+            "Company",
+            "Changsha Tengzhi International Trading Co., Ltd.",
+            "Changsha Tengzhi Microelectronics Co., Ltd.",
+        ),
+        ("Company", "上海市新腾矿山机械有限公司", "SHANGHAI XINTENG TIMBER CO LTD"),
+        (
+            "Company",
+            "Hei-ho T'o-t'eng Communication Equipment Co., Ltd.",
+            "Heihe Tengtai Communication Equipment Co., Ltd.",
+        ),
     ],
 )
 def test_different_entities_score_low(schema: str, left: str, right: str) -> None:

@@ -13,6 +13,7 @@ from shadowtrace.resolve.normalize import (
     normalize_identifier,
     normalize_phone,
     skeleton,
+    wade_giles_to_pinyin,
 )
 
 
@@ -137,3 +138,39 @@ def test_phones_and_addresses() -> None:
     assert normalize_phone("8 495 123 45 67", "ru") == "+74951234567"
     assert normalize_phone("call me") is None
     assert normalize_address_text("Ул. Ленина, д. 5, Москва") == "ul lenina d 5 moskva"
+
+
+@pytest.mark.parametrize(
+    ("wade_giles", "pinyin"),
+    [
+        (
+            "Hei-ho T'o-t'eng Communication Equipment Co., Ltd.",
+            "Heihe Tuoteng Communication Equipment Co., Ltd.",
+        ),
+        ("Shen-chen Hua-ch’iang", "Shenzhen Huaqiang"),
+        ("Hsia-men Yüan-hang", "Xiamen Yuanhang"),
+        ("hsia-men yuan-hang", "xiamen yuanhang"),
+        ("Chang Wei-ming", "Chang Weiming"),
+    ],
+)
+def test_wade_giles_words_become_pinyin_words(wade_giles: str, pinyin: str) -> None:
+    assert wade_giles_to_pinyin(wade_giles) == pinyin
+    assert name_form(wade_giles, "ORG").key == name_form(pinyin, "ORG").key
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vostok-Treyd",
+        "Jean-Paul Sartre",
+        "Rolls-Royce",
+        "Coca-Cola",
+        "Ho-ho-kus",
+        "Al-Shan",
+        "-",
+        "a--b",
+        "Ma-",
+    ],
+)
+def test_other_hyphenated_words_stay(text: str) -> None:
+    assert wade_giles_to_pinyin(text) == text

@@ -24,7 +24,7 @@ model whose coefficients are data (``data/name_model.yml``), fitted by
 >>> from shadowtrace.resolve.normalize import name_form
 >>> m = compare_names(name_form("ООО Восток-Трейд", "ORG"), name_form("Vostok Trade LLC", "ORG"))
 >>> round(m.coverage, 2), m.conflict, [a.how for a in m.aligned]
-(0.93, 0, ['legal form', 'exact', 'phonetic'])
+(0.93, 0.0, ['legal form', 'exact', 'phonetic'])
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ KIND_WEIGHTS: Final[dict[TokenKind, float]] = {
     "stop": 0.15,
 }
 _CORE: Final = frozenset({"name", "number", "initial", "place"})
+_CONTENT: Final = _CORE | {"generic"}
 _MIN_SIM: Final = 0.55
 
 
@@ -259,6 +260,7 @@ class NameProfile:
         "by_first",
         "core_count",
         "core_total",
+        "content",
         "cores",
         "form",
         "joined",
@@ -280,6 +282,7 @@ class NameProfile:
         cores = [t.kind in _CORE for t in tokens]
         self.weights = weights
         self.cores = cores
+        self.content = [t.kind in _CONTENT for t in tokens]
         self.lengths = [len(t.text) for t in tokens]
         scripts = form.scripts
         script = next(iter(scripts)) if len(scripts) == 1 else None
@@ -446,13 +449,14 @@ def align(
         raw.append((li, ri, sim, how, both / 2, core))
     total = lp.total + rp.total
     core_total = lp.core_total + rp.core_total
+    content_l, content_r = lp.content, rp.content
     ul = 0.0
     for i in range(nl):
-        if core_l[i] and not used_l[i]:
+        if content_l[i] and not used_l[i]:
             ul += wl_all[i]
     ur = 0.0
     for j in range(nr):
-        if core_r[j] and not used_r[j]:
+        if content_r[j] and not used_r[j]:
             ur += wr_all[j]
     number_conflict = 0.0
     if lp.numbers != rp.numbers and (lp.numbers or rp.numbers):

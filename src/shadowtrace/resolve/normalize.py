@@ -67,6 +67,7 @@ __all__ = [
     "pinyin_to_english",
     "scripts_of",
     "skeleton",
+    "wade_giles_to_pinyin",
 ]
 
 MAX_NAME_CHARS: Final = 300
@@ -306,6 +307,67 @@ def pinyin_to_english(value: str) -> str:
     return " ".join(out) if changed else value
 
 
+#: A hyphenated run of Latin syllables, as Wade-Giles writes the syllables of one word.
+_HYPHENATED = re.compile(
+    r"[^\W\d_][^\W\d_'’ʻ‘]*(?:['’ʻ‘][^\W\d_]+)?(?:-[^\W\d_]+(?:['’ʻ‘][^\W\d_]+)?)+"
+)
+_APOSTROPHES = str.maketrans({"’": "'", "ʻ": "'", "‘": "'"})
+
+
+@cache
+def _wade_giles() -> dict[str, str]:
+    """Wade-Giles syllables (lower case, ASCII apostrophe, with and without the umlaut
+    and the aspiration mark) -> toneless pinyin, from pypinyin's conversion table. A
+    spelling without its aspiration mark reads as the unaspirated syllable, which is
+    what it means in Wade-Giles. Empty where the installed pypinyin has no table."""
+    try:
+        from pypinyin.style.wadegiles import _convert_table
+    except ImportError:  # pragma: no cover - pypinyin without the table
+        return {}
+    table: dict[str, str] = {}
+    for pinyin, wade in _convert_table:
+        if "v" in pinyin or not pinyin.replace("ü", "").isascii():
+            continue
+        plain = pinyin.replace("ü", "u")
+        table.setdefault(wade, plain)
+    for wade, plain in list(table.items()):
+        # what is often dropped: the umlaut, then the aspiration mark
+        table.setdefault(wade.replace("ü", "u"), plain)
+    for wade, plain in list(table.items()):
+        if "'" in wade:
+            table.setdefault(wade.replace("'", ""), plain)
+    return table
+
+
+def wade_giles_to_pinyin(value: str) -> str:
+    """Rewrite Wade-Giles words (syllables joined by hyphens: ``Hei-ho``, ``T'o-t'eng``)
+    as pinyin words (``Heihe``, ``Tuoteng``), so that a word is one token whichever
+    system spelled it. A hyphenated run is rewritten only when every part is a
+    Wade-Giles syllable (``Vostok-Treyd`` and ``Jean-Paul`` stay as they are).
+
+    >>> wade_giles_to_pinyin("Hei-ho T'o-t'eng Communication Equipment Co., Ltd.")
+    'Heihe Tuoteng Communication Equipment Co., Ltd.'
+    >>> wade_giles_to_pinyin("Shen-chen Hua-ch’iang Electronics")
+    'Shenzhen Huaqiang Electronics'
+    >>> wade_giles_to_pinyin("Vostok-Treyd, Jean-Paul Sartre, Ho-ho-kus")
+    'Vostok-Treyd, Jean-Paul Sartre, Ho-ho-kus'
+    """
+    if "-" not in value:
+        return value
+    table = _wade_giles()
+
+    def replace(match: re.Match[str]) -> str:
+        run = match.group(0)
+        parts = run.translate(_APOSTROPHES).lower().split("-")
+        pinyin = [table.get(part) for part in parts]
+        if not table or any(p is None for p in pinyin):
+            return run
+        word = "".join(p for p in pinyin if p is not None)
+        return word.capitalize() if run[0].isupper() else word
+
+    return _HYPHENATED.sub(replace, value)
+
+
 def han_to_latin(value: str, name_type: NameType = "ORG") -> str:
     """Rewrite every Han run in ``value`` into Latin words (see the module docstring).
 
@@ -487,8 +549,10 @@ def _prepare_text(value: str, name_type: NameType) -> tuple[str, frozenset[str]]
     scripts = scripts_of(text)
     if "Han" in scripts:
         text = han_to_latin(text, name_type)
-    elif name_type in ("ORG", "ENT") and scripts == _LATIN:
-        text = pinyin_to_english(text)
+    elif scripts == _LATIN:
+        text = wade_giles_to_pinyin(text)
+        if name_type in ("ORG", "ENT"):
+            text = pinyin_to_english(text)
     return text, scripts
 
 
