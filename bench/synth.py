@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from shadowtrace.simulate.ids import uscc  # noqa: E402
 from shadowtrace.simulate.names import cn_company, name_data, typo  # noqa: E402
-from shadowtrace.simulate.world import CN_DIVISIONS  # noqa: E402
 from shadowtrace.simulate.translit import CYRILLIC_SYSTEMS, cyr_to_latin  # noqa: E402
+from shadowtrace.simulate.world import CN_DIVISIONS  # noqa: E402
 
 MAPPING = """\
 # Synthetic parties (bench/synth.py): each row is one Company or Person record.

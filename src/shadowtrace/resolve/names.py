@@ -8,8 +8,10 @@ the other side, "SiemensAG" ~ "Siemens AG"), and then measures what is left over
 
 * ``coverage``: how much of both names the aligned tokens cover, weighted by kind
   (a legal form weighs less than a trade name) and by how close each pair is;
-* ``conflict``: name tokens left unaligned on *both* sides, i.e. one word replaced by
-  a different one ("al-Tikriti" vs "al-Mosuli"): strong evidence of two entities;
+* ``conflict``: words left unaligned on *both* sides, i.e. one word replaced by a
+  different one ("al-Tikriti" vs "al-Mosuli"; a line of business, "Changsha Tengzhi
+  Trading" vs "Changsha Tengzhi Microelectronics"): strong evidence of two entities.
+  Name tokens and generic words count, legal forms and stop words do not;
 * ``extra``: name tokens present on one side only (a middle name left out);
 * ``fuzz``: the spelling distance inside the aligned pairs;
 * ``order``: for persons, the share of aligned name pairs in a different order
@@ -258,9 +260,9 @@ class NameProfile:
 
     __slots__ = (
         "by_first",
+        "content",
         "core_count",
         "core_total",
-        "content",
         "cores",
         "form",
         "joined",
