@@ -19,9 +19,10 @@ def _import_followthemoney() -> None:
     """Import FtM with its schema YAML read by libyaml.
 
     ``import followthemoney`` builds FtM's stock model at once, reading some seventy
-    YAML files with PyYAML's pure-Python parser: most of a second at every start of
-    every command. libyaml's parser, where PyYAML has it, reads the same mappings five
-    times faster. ``yaml.safe_load`` is swapped only while FtM is imported.
+    YAML files with PyYAML's pure-Python parser, at every start of every command.
+    libyaml's parser, where PyYAML has it, reads the same mappings faster (importing
+    ingest and resolve: 1.2 s to 1.0 s). ``yaml.safe_load`` is swapped only while FtM
+    is imported.
     """
     if "followthemoney" in sys.modules:
         return
