@@ -143,11 +143,20 @@ def _insert(select: str) -> str:
     return f"INSERT INTO edges ({', '.join(_COLUMNS)})\n{select}"
 
 
+_PAYMENT_COLUMNS = (
+    "payer", "beneficiary", "payer_account", "beneficiary_account", "payer_app_account",
+    "beneficiary_app_account", "amount", "currency", "date", "timestamp", "status",
+    "buyer_document", "paid_amount", "paid_currency",
+)  # fmt: skip
+_TRANSFER_COLUMNS = ("source_wallet", "target_wallet", "date", "timestamp", "amount", "currency")
+# The payments and transfers pivoted from the properties the edges use alone.
+_PAYMENTS = f"({pivot_select_sql(view_named('payments'), _PAYMENT_COLUMNS)})"
+_TRANSFERS = f"({pivot_select_sql(view_named('transfers'), _TRANSFER_COLUMNS)})"
+
 # Each query selects the edge columns, in order, from a typed view.
 _FLOW_QUERIES: tuple[str, ...] = (
-    # Payments of every kind but crypto transfers (which go wallet to wallet below),
-    # pivoted from the properties the edges use alone (see pivot_select_sql).
-    """
+    # Payments of every kind but crypto transfers (which go wallet to wallet below).
+    f"""
     SELECT CASE schema
              WHEN 'AppPayment' THEN 'app_payment'
              WHEN 'CashCurrencySale' THEN 'cash_sale'
@@ -159,16 +168,16 @@ _FLOW_QUERIES: tuple[str, ...] = (
            NULL, NULL, NULL, NULL, buyer_document,
            coalesce(payer_account, payer_app_account), coalesce(beneficiary_account,
            beneficiary_app_account), paid_amount, upper(paid_currency)
-    FROM {payments} payments
+    FROM {_PAYMENTS} payments
     WHERE schema <> 'CryptoTransfer'
       AND coalesce(payer, payer_app_account, payer_account) IS NOT NULL
       AND coalesce(beneficiary, beneficiary_app_account, beneficiary_account) IS NOT NULL
     """,
-    """
+    f"""
     SELECT 'transfer', source_wallet, target_wallet, id, schema, date, "timestamp",
            amount, upper(currency), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL
-    FROM {transfers} transfers
+    FROM {_TRANSFERS} transfers
     WHERE source_wallet IS NOT NULL AND target_wallet IS NOT NULL
     """,
     """
@@ -189,21 +198,6 @@ _FLOW_QUERIES: tuple[str, ...] = (
     """,
 )
 
-_PAYMENT_COLUMNS = (
-    "payer", "beneficiary", "payer_account", "beneficiary_account", "payer_app_account",
-    "beneficiary_app_account", "amount", "currency", "date", "timestamp", "status",
-    "buyer_document", "paid_amount", "paid_currency",
-)  # fmt: skip
-_TRANSFER_COLUMNS = ("source_wallet", "target_wallet", "date", "timestamp", "amount", "currency")
-_FLOW_QUERIES = (
-    _FLOW_QUERIES[0].format(
-        payments=f"({pivot_select_sql(view_named('payments'), _PAYMENT_COLUMNS)})"
-    ),
-    _FLOW_QUERIES[1].format(
-        transfers=f"({pivot_select_sql(view_named('transfers'), _TRANSFER_COLUMNS)})"
-    ),
-    *_FLOW_QUERIES[2:],
-)
 
 _STRUCTURE_QUERIES: tuple[str, ...] = (
     """
