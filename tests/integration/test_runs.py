@@ -14,6 +14,7 @@ import pytest
 
 from shadowtrace.export import export
 from shadowtrace.ingest import ingest
+from shadowtrace.ingest import run as ingest_run
 from shadowtrace.store import Store
 from tests.conftest import FTM, statement_rows
 
@@ -163,3 +164,24 @@ def test_chunked_mapping_gives_the_same_store(monkeypatch, store):
         # Provenance is the first record each fact was read from, chunk or not.
         first = "SELECT id, source_row FROM ftm_statements ORDER BY id"
         assert chunked.con.execute(first).fetchall() == store.con.execute(first).fetchall()
+
+
+def test_run_transaction_holds_no_temporary_table(monkeypatch, file_store):
+    """Reading, mapping and grouping make their temporary tables on a scratch
+    connection that commits on its own, so a chunk's dropped tables are freed at once;
+    dropped inside the run's transaction they would be kept (memory, then temporary
+    disk) until the run ends."""
+    monkeypatch.setenv("SHADOWTRACE_INGEST_CHUNK", "7")
+    monkeypatch.setattr(ingest_run, "MERGE_ROWS", 1)
+    counts: list[int] = []
+
+    def stage(_: str) -> None:
+        sql = "SELECT count(*) FROM duckdb_tables() WHERE temporary"
+        counts.append(int(file_store.con.execute(sql).fetchall()[0][0]))
+
+    report = ingest(file_store, DONATIONS, dataset="donations", mapping=MAPPING, stage=stage)
+    assert report.entities_new == 474
+    assert len(counts) > 40 and set(counts) == {0}
+    assert file_store.con.execute("SELECT count(*) FROM rejects").fetchall()[0][0] == (
+        report.rejects_total
+    )

@@ -19,12 +19,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from shadowtrace.errors import IngestError, MappingError
 from shadowtrace.ingest.clean import warm_up
@@ -220,7 +222,7 @@ def _ingest(
     now: datetime,
 ) -> IngestReport:
     con = store.con
-    with store.transaction(), temp_dir() as tmp:
+    with store.transaction(), temp_dir() as tmp, _scratch(store) as scratch:
         run_id = store.next_id("runs", "run_id")
         args = {"inputs": inputs, "dataset": dataset, "mapping": mapping, "force": force}
         con.execute(
@@ -229,11 +231,11 @@ def _ingest(
             [run_id, dataset, now, json.dumps(args, ensure_ascii=False)],
         )
         report = IngestReport(run_id=run_id)
-        _raw_tables(con)
+        _raw_tables(scratch)
         sql = f"CREATE OR REPLACE TEMP TABLE _rej ({REJECT_COLUMNS})"
-        con.execute(sql)
-        con.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
-        con.execute(
+        scratch.execute(sql)
+        scratch.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
+        scratch.execute(
             "CREATE OR REPLACE TEMP TABLE _srcmap (src INTEGER, source_id INTEGER, mapped BOOLEAN, "
             "is_new BOOLEAN, display VARCHAR)"
         )
@@ -241,16 +243,17 @@ def _ingest(
         for src, item in enumerate(items):
             stage(f"reading {item.display}")
             next_source = _read_item(
-                store, report, item, src, run_id, next_source, force, strict, Path(tmp), now, stage
-            )
+                store, scratch, report, item, src, run_id, next_source, force, strict, Path(tmp),
+                now, stage,
+            )  # fmt: skip
         stage("merging statements")
-        _maybe_merge(store, report, run_id, now, final=True)
+        _maybe_merge(store, scratch, report, run_id, now, final=True)
         if strict:
             # Merging can reject too (schema conflicts between sources).
             for src, item in enumerate(items):
-                _raise_first_reject(store, src, item.display)
+                _raise_first_reject(scratch, src, item.display)
         stage("recording sources and rejects")
-        _record(store, report, items, run_id)
+        _record(store, scratch, report, items, run_id)
         report.seconds = time.monotonic() - started
         con.execute(
             "UPDATE runs SET finished_at = ?, status = 'ok', rows_in = ?, rows_stored = ?, "
@@ -268,10 +271,26 @@ def _ingest(
                 run_id,
             ],
         )
-        for name in ("_raw", "_seen", "_rej", "_passed", "_srcmap", "_ent"):
-            sql = f"DROP TABLE IF EXISTS {name}"
-            con.execute(sql)
     return report
+
+
+@contextmanager
+def _scratch(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The run's scratch connection: a second connection to the store's database, in
+    which reading, mapping and grouping make and drop their temporary tables.
+
+    It commits on its own: a table dropped there frees its memory and temporary
+    disk at once, whereas one dropped inside the run's transaction is kept until
+    the transaction ends (about 9 GB of temporary disk per million payment records
+    when it was done that way). It sees the store as last committed, which it
+    reads only for the model tables; everything that reads or writes the store's
+    data goes through the run's transaction, the chunk's rows passed to it as
+    Arrow tables. Closing it drops its temporary tables."""
+    scratch = store.con.cursor()
+    try:
+        yield scratch
+    finally:
+        scratch.close()
 
 
 #: ``k``, the first sighting of a statement in a run, packs the source (its index in
@@ -376,8 +395,8 @@ def _raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(sql)
 
 
-def _raise_first_reject(store: Store, src: int, display: str) -> None:
-    rows = store.con.execute(
+def _raise_first_reject(scratch: duckdb.DuckDBPyConnection, src: int, display: str) -> None:
+    rows = scratch.execute(
         "SELECT source_row, field, reason FROM _rej WHERE src = ? "
         "ORDER BY source_row NULLS FIRST LIMIT 1",
         [src],
@@ -401,6 +420,7 @@ def _queries(item: Item) -> list[QuerySpec]:
 
 def _read_item(
     store: Store,
+    scratch: duckdb.DuckDBPyConnection,
     report: IngestReport,
     item: Item,
     src: int,
@@ -439,6 +459,7 @@ def _read_item(
             "mapping (use --force to read it again)"
         )
         return next_source
+    con = scratch
     con.execute(
         "INSERT INTO _srcmap VALUES (?, ?, ?, ?, ?)",
         [src, source_id, item.mapping is not None, is_new, item.display],
@@ -448,15 +469,15 @@ def _read_item(
     # Record numbers come from scan order: reading keeps the file's order.
     con.execute("SET preserve_insertion_order = true")
     try:
-        loaded = _load(store, item, src, table, tmp)
+        loaded = _load(scratch, item, src, table, tmp)
     finally:
         con.execute("SET preserve_insertion_order = false")
     sr.rows_in = loaded.rows_in
     if item.mapping is None:
-        sr.rows_stored += _rows_made(store, src, (1, loaded.rows_in))
+        sr.rows_stored += _rows_made(scratch, src, (1, loaded.rows_in))
         if strict:
-            _raise_first_reject(store, src, item.display)
-        _maybe_merge(store, report, run_id, now)
+            _raise_first_reject(scratch, src, item.display)
+        _maybe_merge(store, scratch, report, run_id, now)
     else:
         # Records are independent of each other: map and merge them in chunks, so
         # that memory stays bounded whatever the size of the file.
@@ -465,11 +486,11 @@ def _read_item(
             hi = lo + chunk - 1
             if loaded.rows_in > chunk:
                 stage(f"{item.display}: rows {lo:,}–{min(hi, loaded.rows_in):,}")
-            _map(store, item, src, loaded, (lo, hi))
-            sr.rows_stored += _rows_made(store, src, (lo, hi))
+            _map(scratch, item, src, loaded, (lo, hi))
+            sr.rows_stored += _rows_made(scratch, src, (lo, hi))
             if strict:
-                _raise_first_reject(store, src, item.display)
-            _maybe_merge(store, report, run_id, now)
+                _raise_first_reject(scratch, src, item.display)
+            _maybe_merge(store, scratch, report, run_id, now)
     sql = f"DROP TABLE IF EXISTS {ident(table)}"
     con.execute(sql)
     if loaded.rejects:
@@ -487,10 +508,10 @@ def _read_item(
     return next_source
 
 
-def _rows_made(store: Store, src: int, rows: tuple[int, int]) -> int:
+def _rows_made(scratch: duckdb.DuckDBPyConnection, src: int, rows: tuple[int, int]) -> int:
     """Records of ``src`` in ``rows`` (inclusive) that made at least one statement."""
     return int(
-        store.con.execute(
+        scratch.execute(
             "SELECT count(DISTINCT source_row) FROM (SELECT src, source_row FROM _raw "
             "UNION ALL SELECT src, source_row FROM _seen) WHERE src = ? "
             "AND source_row BETWEEN ? AND ?",
@@ -500,13 +521,18 @@ def _rows_made(store: Store, src: int, rows: tuple[int, int]) -> int:
 
 
 def _maybe_merge(
-    store: Store, report: IngestReport, run_id: int, now: datetime, final: bool = False
+    store: Store,
+    scratch: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    run_id: int,
+    now: datetime,
+    final: bool = False,
 ) -> None:
     """Merge the raw statements gathered so far once there are enough of them (or at
     the end of the run): small sources share one merge, big ones merge by chunk."""
-    rows = int(store.con.execute("SELECT count(*) FROM _raw").fetchall()[0][0])
+    rows = int(scratch.execute("SELECT count(*) FROM _raw").fetchall()[0][0])
     if rows and (final or rows >= MERGE_ROWS):
-        _merge_chunk(store, report, run_id, now)
+        _merge_chunk(store, scratch, report, run_id, now)
 
 
 def chunk_rows() -> int:
@@ -514,16 +540,17 @@ def chunk_rows() -> int:
     return max(1, int(os.environ.get(CHUNK_ENV, DEFAULT_CHUNK)))
 
 
-def _load(store: Store, item: Item, src: int, table: str, tmp: Path) -> LoadedTable:
+def _load(
+    con: duckdb.DuckDBPyConnection, item: Item, src: int, table: str, tmp: Path
+) -> LoadedTable:
     """Read the source into a temp table (FtM formats: straight into ``_raw``)."""
-    con = store.con
     if item.kind == "ftm":
         assert item.path is not None
         return read_ftm_json(con, item.path, src, item.display, item.dataset)
     if item.kind == "statements":
         assert item.path is not None
         loaded = load_csv(con, item.path, table, tmp, display=item.display)
-        _copy_parse_rejects(store, loaded, src)
+        _copy_parse_rejects(con, loaded, src)
         read_statements(con, loaded, src, item.dataset)
         return loaded
     queries = _queries(item)
@@ -546,13 +573,14 @@ def _load(store: Store, item: Item, src: int, table: str, tmp: Path) -> LoadedTa
         loaded = load_xlsx(con, item.path, table, queries[0].source.sheet, item.display)
     else:  # pragma: no cover - plan_ingest only makes the kinds above
         raise MappingError(f"cannot map a {item.kind} source")
-    _copy_parse_rejects(store, loaded, src)
+    _copy_parse_rejects(con, loaded, src)
     return loaded
 
 
-def _map(store: Store, item: Item, src: int, loaded: LoadedTable, rows: tuple[int, int]) -> None:
+def _map(
+    con: duckdb.DuckDBPyConnection, item: Item, src: int, loaded: LoadedTable, rows: tuple[int, int]
+) -> None:
     """Run the mapping's queries over records ``rows`` (inclusive) of a loaded table."""
-    con = store.con
     for q in _queries(item):
         run_query(
             con, q, loaded.table, loaded.columns, src, item.dataset, f"_q{src}_{q.index}",
@@ -570,25 +598,37 @@ def _map(store: Store, item: Item, src: int, loaded: LoadedTable, rows: tuple[in
     con.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
 
 
-def _copy_parse_rejects(store: Store, loaded: LoadedTable, src: int) -> None:
+def _copy_parse_rejects(con: duckdb.DuckDBPyConnection, loaded: LoadedTable, src: int) -> None:
     if loaded.rejects:
-        store.con.execute(
+        con.execute(
             f"INSERT INTO _rej SELECT ?, source_row, field, reason, raw, 'row' "
             f"FROM {ident(loaded.rejects)}",
             [src],
         )
 
 
-def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime) -> None:
+def _merge_chunk(
+    store: Store,
+    scratch: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    run_id: int,
+    now: datetime,
+) -> None:
     """Merge the raw statements of one chunk (``_raw``) into ``statements``, then
-    empty ``_raw``. Only entities the store already has are looked up in it."""
-    con = store.con
-    con.execute("CREATE OR REPLACE TEMP TABLE _cent AS SELECT DISTINCT entity_id, schema FROM _raw")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _old AS SELECT DISTINCT st.entity_id, st.schema "
-        "FROM statements st SEMI JOIN _cent c ON c.entity_id = st.entity_id"
-    )
-    chunk_entities, pairs = con.execute(
+    empty ``_raw``. Only entities the store already has are looked up in it.
+
+    The grouping runs on the scratch connection; what the store's transaction needs
+    from it (the chunk's entity ids, its statements, where each entity was read)
+    crosses as Arrow tables, and the store's entities seen before cross back."""
+    con, w = store.con, scratch
+    w.execute("CREATE OR REPLACE TEMP TABLE _cent AS SELECT DISTINCT entity_id, schema FROM _raw")
+    with _shared(con, "_cids", w.sql("SELECT DISTINCT entity_id FROM _cent")):
+        old = con.sql(
+            "SELECT DISTINCT st.entity_id, st.schema "
+            "FROM statements st SEMI JOIN _cids c ON c.entity_id = st.entity_id"
+        ).to_arrow_table()
+    _materialise(w, "_old", old)
+    chunk_entities, pairs = w.execute(
         "SELECT count(DISTINCT entity_id), count(*) FROM _cent"
     ).fetchall()[0]
     # The schema of each entity given more than one (here, or here and before): the
@@ -599,14 +639,14 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     if pairs > chunk_entities:
         multi += " UNION SELECT entity_id FROM _cent GROUP BY entity_id HAVING count(*) > 1"
     sql = "CREATE OR REPLACE TEMP TABLE _multi AS " + multi
-    con.execute(sql)
-    con.execute(
+    w.execute(sql)
+    w.execute(
         "CREATE OR REPLACE TEMP TABLE _ent AS SELECT s.entity_id, arg_max(s.schema, m.depth) AS "
         "schema, list(DISTINCT s.schema) AS schemata FROM (SELECT * FROM _cent SEMI JOIN _multi "
         "USING (entity_id) UNION ALL SELECT * FROM _old SEMI JOIN _multi USING (entity_id)) s "
         "JOIN ftm_schemata m ON m.name = s.schema GROUP BY s.entity_id"
     )
-    conflicts = con.execute(
+    conflicts = w.execute(
         "SELECT count(*) FROM (SELECT e.entity_id, e.schema, unnest(e.schemata) AS other "
         "FROM _ent e) c JOIN ftm_schemata m ON m.name = c.schema "
         "WHERE NOT list_contains(m.ancestors, c.other)"
@@ -614,7 +654,7 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     if conflicts:
         # An id given two unrelated schemata (a Person here, a Company there): keep the
         # most specific lineage and reject the statements that contradict it.
-        con.execute(
+        w.execute(
             "INSERT INTO _rej SELECT DISTINCT r.src, r.source_row, 'schema', 'entity ' || "
             "r.entity_id || ' is a ' || e.schema || ' elsewhere and cannot also be a ' || "
             "r.schema, NULL, 'value' FROM (SELECT src, source_row, entity_id, schema FROM _raw "
@@ -623,33 +663,33 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
             "WHERE NOT list_contains(m.ancestors, r.schema)"
         )
         for table in ("_raw", "_seen"):
-            con.execute(
+            w.execute(
                 f"DELETE FROM {table} r USING _ent e, ftm_schemata m "
                 "WHERE r.entity_id = e.entity_id AND m.name = e.schema "
                 "AND NOT list_contains(m.ancestors, r.schema)"
             )
-    old_entities = int(con.execute("SELECT count(DISTINCT entity_id) FROM _old").fetchall()[0][0])
+    old_entities = old.num_rows and len(old.column("entity_id").unique())
     report.entities_touched += int(chunk_entities)
     report.entities_new += int(chunk_entities) - old_entities
     # Give every raw row its entity's schema (few rows differ), so the grouping
     # below needs no join.
-    if con.execute("SELECT 1 FROM _ent LIMIT 1").fetchall():
-        con.execute(
+    if w.execute("SELECT 1 FROM _ent LIMIT 1").fetchall():
+        w.execute(
             "UPDATE _raw SET schema = e.schema FROM _ent e "
             "WHERE _raw.entity_id = e.entity_id AND _raw.schema <> e.schema"
         )
     # Entities of mapped sources made from more than one record of the chunk (or by
     # more than one mapping entity): their facts may repeat and are grouped.
-    direct = [int(x) for (x,) in con.execute("SELECT src FROM _srcmap WHERE mapped").fetchall()]
+    direct = [int(x) for (x,) in w.execute("SELECT src FROM _srcmap WHERE mapped").fetchall()]
     if direct:
-        con.execute(
+        w.execute(
             "CREATE OR REPLACE TEMP TABLE _many AS SELECT entity_id FROM _raw WHERE prop = 'id' "
             "GROUP BY entity_id HAVING count(*) > 1 UNION SELECT entity_id FROM _raw "
             f"WHERE src NOT IN ({', '.join(map(str, direct))})"
         )
     # One row per distinct fact (the content FtM's statement id hashes); provenance
     # from its first sighting in this run (k orders by source, then record).
-    has_original, has_seen, datasets, dataset, has_lang, has_external, origins = con.execute(
+    has_original, has_seen, datasets, dataset, has_lang, has_external, origins = w.execute(
         "SELECT bool_or(original_value IS NOT NULL), bool_or(first_seen IS NOT NULL "
         "OR last_seen IS NOT NULL), count(DISTINCT dataset), any_value(dataset), "
         "bool_or(lang IS NOT NULL), bool_or(external), "
@@ -664,8 +704,8 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
         origins=list(origins or []),
         direct=direct,
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _st AS " + st_sql, st_params)
-    total = int(con.execute("SELECT count(*) FROM _st").fetchall()[0][0])
+    st = w.sql(st_sql, params=st_params).to_arrow_table()
+    total = st.num_rows
     key = (
         "s.entity_id = t.entity_id AND s.prop = t.prop AND s.value = t.value "
         "AND s.dataset = t.dataset AND s.lang IS NOT DISTINCT FROM t.lang "
@@ -674,7 +714,7 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     known = "(SELECT * FROM statements WHERE entity_id IN (SELECT entity_id FROM _old))"
     anti = f"ANTI JOIN {known} s ON {key} " if old_entities else ""
     # src -> source_id as a CASE over the run's few sources, not a join.
-    srcmap = con.execute("SELECT src, source_id FROM _srcmap").fetchall()
+    srcmap = w.execute("SELECT src, source_id FROM _srcmap").fetchall()
     source_id = (
         f"CASE t.k // {RECORD_SPAN * ORIGIN_SPAN} "
         + " ".join(f"WHEN {int(a)} THEN {int(b)}" for a, b in srcmap)
@@ -683,73 +723,111 @@ def _merge_chunk(store: Store, report: IngestReport, run_id: int, now: datetime)
     resolved = bool(con.execute("SELECT 1 FROM resolution LIMIT 1").fetchall())
     canonical = "coalesce(res.canonical_id, t.entity_id)" if resolved else "t.entity_id"
     resolution = "LEFT JOIN resolution res ON res.entity_id = t.entity_id " if resolved else ""
-    inserted = con.execute(
-        "INSERT INTO statements (entity_id, canonical_id, schema, prop, prop_type, value, "
-        "original_value, dataset, lang, origin, external, first_seen, last_seen, source_id, "
-        "source_row, run_id) "
-        f"SELECT t.entity_id, {canonical}, t.schema, t.prop, "
-        "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
-        f"coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), {source_id}, "
-        f"t.k // {ORIGIN_SPAN} % {RECORD_SPAN}, ? FROM _st t " + resolution + anti,
-        [now, now, run_id],
-    ).fetchall()
-    new = int(inserted[0][0])
-    report.statements_new += new
-    report.statements_seen += total - new
-    if total - new:
-        con.execute(
-            "UPDATE statements s SET last_seen = greatest(s.last_seen, coalesce(t.last_seen, ?)) "
-            f"FROM _st t WHERE {key} AND s.run_id <> ? "
-            "AND s.entity_id IN (SELECT entity_id FROM _old)",
-            [now, run_id],
-        )
-    upgraded = con.execute(
-        "SELECT count(*) FROM _old o JOIN _ent e USING (entity_id) WHERE o.schema <> e.schema"
-    ).fetchall()[0][0]
-    if upgraded:
-        # Entities seen before and now given a more specific schema.
-        con.execute(
-            "UPDATE statements SET schema = e.schema FROM _ent e "
-            "WHERE statements.entity_id = e.entity_id AND statements.schema <> e.schema "
-            "AND e.entity_id IN (SELECT o.entity_id FROM _old o JOIN _ent x USING (entity_id) "
-            "WHERE o.schema <> x.schema)"
-        )
+    ent = w.sql("SELECT entity_id, schema FROM _ent").to_arrow_table()
+    with _shared(con, "_st", st), _shared(con, "_old", old), _shared(con, "_ent", ent):
+        del st
+        inserted = con.execute(
+            "INSERT INTO statements (entity_id, canonical_id, schema, prop, prop_type, value, "
+            "original_value, dataset, lang, origin, external, first_seen, last_seen, source_id, "
+            "source_row, run_id) "
+            f"SELECT t.entity_id, {canonical}, t.schema, t.prop, "
+            "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
+            f"coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), {source_id}, "
+            f"t.k // {ORIGIN_SPAN} % {RECORD_SPAN}, ? FROM _st t " + resolution + anti,
+            [now, now, run_id],
+        ).fetchall()
+        new = int(inserted[0][0])
+        report.statements_new += new
+        report.statements_seen += total - new
+        if total - new:
+            con.execute(
+                "UPDATE statements s SET last_seen = greatest(s.last_seen, "
+                f"coalesce(t.last_seen, ?)) FROM _st t WHERE {key} AND s.run_id <> ? "
+                "AND s.entity_id IN (SELECT entity_id FROM _old)",
+                [now, run_id],
+            )
+        upgraded = con.execute(
+            "SELECT count(*) FROM _old o JOIN _ent e USING (entity_id) WHERE o.schema <> e.schema"
+        ).fetchall()[0][0]
+        if upgraded:
+            # Entities seen before and now given a more specific schema.
+            con.execute(
+                "UPDATE statements SET schema = e.schema FROM _ent e "
+                "WHERE statements.entity_id = e.entity_id AND statements.schema <> e.schema "
+                "AND e.entity_id IN (SELECT o.entity_id FROM _old o JOIN _ent x "
+                "USING (entity_id) WHERE o.schema <> x.schema)"
+            )
     # Every record each entity was read from. Sources read before (--force) may
     # have these rows already.
-    reread = con.execute("SELECT count(*) FROM _srcmap WHERE NOT is_new").fetchall()[0][0]
+    reread = w.execute("SELECT count(*) FROM _srcmap WHERE NOT is_new").fetchall()[0][0]
     anti_es = (
-        "ANTI JOIN entity_sources es ON es.entity_id = r.entity_id AND es.source_id = m.source_id "
+        "ANTI JOIN entity_sources es ON es.entity_id = r.entity_id AND es.source_id = r.source_id "
         "AND es.source_row = r.source_row AND es.origin = r.origin "
         if reread
         else ""
     )
-    con.execute(
-        "INSERT INTO entity_sources SELECT DISTINCT r.entity_id, m.source_id, r.source_row, "
-        "r.origin, ? FROM (SELECT src, source_row, origin, entity_id FROM _raw WHERE prop = 'id' "
+    read_from = w.sql(
+        "SELECT DISTINCT r.entity_id, m.source_id, r.source_row, r.origin "
+        "FROM (SELECT src, source_row, origin, entity_id FROM _raw WHERE prop = 'id' "
         "UNION ALL SELECT src, source_row, origin, entity_id FROM _seen) r "
-        f"JOIN _srcmap m ON m.src = r.src {anti_es}",
-        [run_id],
+        "JOIN _srcmap m ON m.src = r.src"
     )
-    for name in ("_st", "_cent", "_old", "_multi", "_ent", "_many"):
+    with _shared(con, "_read_from", read_from):
+        con.execute(
+            "INSERT INTO entity_sources SELECT r.entity_id, r.source_id, r.source_row, "
+            f"r.origin, ? FROM _read_from r {anti_es}",
+            [run_id],
+        )
+    for name in ("_cent", "_old", "_multi", "_ent", "_many"):
         sql = f"DROP TABLE IF EXISTS {name}"
-        con.execute(sql)
+        w.execute(sql)
     # Recreated rather than emptied: DuckDB keeps deleted rows of a temp table in
     # memory (or spilled to disk) until the table is dropped.
-    _raw_tables(con)
+    _raw_tables(w)
 
 
-def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) -> None:
-    con = store.con
+@contextmanager
+def _shared(
+    con: duckdb.DuckDBPyConnection, name: str, data: pa.Table | duckdb.DuckDBPyRelation
+) -> Iterator[None]:
+    """Rows from the scratch connection (an Arrow table, or the result of a query
+    run there, streamed) seen by ``con`` as ``name`` for the block."""
+    view = data if isinstance(data, pa.Table) else data.to_arrow_reader()
+    con.complete()  # a connection with an open result cannot register
+    con.register(name, view)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+        if isinstance(view, pa.RecordBatchReader):
+            view.close()  # frees the scratch connection for its next query
+
+
+def _materialise(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
+    """Arrow rows as temp table ``name`` of ``con``."""
+    with _shared(con, "_arrow_in", data):
+        sql = f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS FROM _arrow_in"
+        con.execute(sql)
+
+
+def _record(
+    store: Store,
+    scratch: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    items: list[Item],
+    run_id: int,
+) -> None:
+    con, w = store.con, scratch
     for src, (item, sr) in enumerate(zip(items, report.sources, strict=True)):
         if sr.skipped is not None:
             continue
         # The merge may have rejected values too (schema conflicts): count again.
         sr.values_rejected = int(
-            con.execute(
+            w.execute(
                 "SELECT count(*) FROM _rej WHERE src = ? AND kind = 'value'", [src]
             ).fetchall()[0][0]
         )
-        is_new = con.execute("SELECT is_new FROM _srcmap WHERE src = ?", [src]).fetchall()[0][0]
+        is_new = w.execute("SELECT is_new FROM _srcmap WHERE src = ?", [src]).fetchall()[0][0]
         if is_new:
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -779,13 +857,14 @@ def _record(store: Store, report: IngestReport, items: list[Item], run_id: int) 
             con.execute(
                 "UPDATE sources SET statements_new = ? WHERE source_id = ?", [new, sr.source_id]
             )
-    con.execute(
-        "INSERT INTO rejects SELECT ?, m.source_id, m.display, r.source_row, r.field, r.reason, "
-        "r.raw, r.kind FROM _rej r JOIN _srcmap m ON m.src = r.src",
-        [run_id],
+    rejects = w.sql(
+        "SELECT m.source_id, m.display, r.source_row, r.field, r.reason, r.raw, r.kind "
+        "FROM _rej r JOIN _srcmap m ON m.src = r.src"
     )
-    report.rejects_total = int(con.execute("SELECT count(*) FROM _rej").fetchall()[0][0])
-    rows = con.execute(
+    with _shared(con, "_rejects", rejects):
+        con.execute("INSERT INTO rejects SELECT ?, * FROM _rejects", [run_id])
+    report.rejects_total = int(w.execute("SELECT count(*) FROM _rej").fetchall()[0][0])
+    rows = w.execute(
         "SELECT m.display, r.source_row, r.field, r.reason, r.kind FROM _rej r "
         "JOIN _srcmap m ON m.src = r.src ORDER BY r.src, r.source_row NULLS FIRST LIMIT 20"
     ).fetchall()
