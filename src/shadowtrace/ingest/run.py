@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from shadowtrace.errors import IngestError, MappingError
 from shadowtrace.ingest.clean import warm_up
@@ -310,8 +309,10 @@ def _statements_sql(
     has_external: bool,
     origins: list[str],
     direct: list[int],
+    raw: str = "_raw",
 ) -> tuple[str, list[Any]]:
-    """The SELECT that makes one row per distinct fact of ``_raw``.
+    """The SELECT that makes one row per distinct fact of ``raw`` (``_raw``, or a
+    subquery over it).
 
     Columns that are the same on every row of the chunk (one dataset, no language,
     nothing external: the common case) are constants rather than grouping keys,
@@ -371,16 +372,16 @@ def _statements_sql(
     plain.append("k")
     if not direct:
         sql = (
-            f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM _raw) "
+            f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM {raw}) "
             f"GROUP BY {', '.join(keys)}"
         )
         return sql, params + k_params
     srcs = ", ".join(str(int(x)) for x in direct)
     sql = (
-        f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM _raw r WHERE src NOT IN ({srcs}) "
-        f"UNION ALL SELECT *, {k} AS k FROM _raw r SEMI JOIN _many m USING (entity_id) "
+        f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM {raw} r WHERE src NOT IN ({srcs}) "
+        f"UNION ALL SELECT *, {k} AS k FROM {raw} r SEMI JOIN _many m USING (entity_id) "
         f"WHERE src IN ({srcs})) GROUP BY {', '.join(keys)} "
-        f"UNION ALL SELECT {', '.join(plain)} FROM (SELECT *, {k} AS k FROM _raw r "
+        f"UNION ALL SELECT {', '.join(plain)} FROM (SELECT *, {k} AS k FROM {raw} r "
         f"ANTI JOIN _many m USING (entity_id) WHERE src IN ({srcs}))"
     )
     return sql, params + k_params + k_params + plain_params + k_params
@@ -619,15 +620,20 @@ def _merge_chunk(
 
     The grouping runs on the scratch connection; what the store's transaction needs
     from it (the chunk's entity ids, its statements, where each entity was read)
-    crosses as Arrow tables, and the store's entities seen before cross back."""
+    crosses as Arrow tables, and the store's entities seen before cross back. The
+    queries name those tables by their Python variable (DuckDB's replacement scan):
+    an Arrow table registered on the store's connection would stay in memory until
+    the run's transaction ends, unregistered or not."""
     con, w = store.con, scratch
     w.execute("CREATE OR REPLACE TEMP TABLE _cent AS SELECT DISTINCT entity_id, schema FROM _raw")
-    with _shared(con, "_cids", w.sql("SELECT DISTINCT entity_id FROM _cent")):
-        old = con.sql(
-            "SELECT DISTINCT st.entity_id, st.schema "
-            "FROM statements st SEMI JOIN _cids c ON c.entity_id = st.entity_id"
-        ).to_arrow_table()
-    _materialise(w, "_old", old)
+    chunk_ids = w.sql("SELECT DISTINCT entity_id FROM _cent").to_arrow_table()
+    con.complete()
+    old = con.sql(
+        "SELECT DISTINCT st.entity_id, st.schema "
+        "FROM statements st SEMI JOIN chunk_ids c ON c.entity_id = st.entity_id"
+    ).to_arrow_table()
+    del chunk_ids
+    w.execute("CREATE OR REPLACE TEMP TABLE _old AS FROM old")
     chunk_entities, pairs = w.execute(
         "SELECT count(DISTINCT entity_id), count(*) FROM _cent"
     ).fetchall()[0]
@@ -695,24 +701,20 @@ def _merge_chunk(
         "bool_or(lang IS NOT NULL), bool_or(external), "
         "list(DISTINCT origin ORDER BY origin) FILTER (origin IS NOT NULL) FROM _raw"
     ).fetchall()[0]
-    st_sql, st_params = _statements_sql(
-        has_original=bool(has_original),
-        has_seen=bool(has_seen),
-        dataset=None if datasets > 1 else dataset,
-        has_lang=bool(has_lang),
-        has_external=bool(has_external),
-        origins=list(origins or []),
-        direct=direct,
-    )
-    st = w.sql(st_sql, params=st_params).to_arrow_table()
-    total = st.num_rows
+    flags: dict[str, Any] = {
+        "has_original": bool(has_original),
+        "has_seen": bool(has_seen),
+        "dataset": None if datasets > 1 else dataset,
+        "has_lang": bool(has_lang),
+        "has_external": bool(has_external),
+        "origins": list(origins or []),
+        "direct": direct,
+    }
     key = (
         "s.entity_id = t.entity_id AND s.prop = t.prop AND s.value = t.value "
         "AND s.dataset = t.dataset AND s.lang IS NOT DISTINCT FROM t.lang "
         "AND s.external = t.external"
     )
-    known = "(SELECT * FROM statements WHERE entity_id IN (SELECT entity_id FROM _old))"
-    anti = f"ANTI JOIN {known} s ON {key} " if old_entities else ""
     # src -> source_id as a CASE over the run's few sources, not a join.
     srcmap = w.execute("SELECT src, source_id FROM _srcmap").fetchall()
     source_id = (
@@ -723,40 +725,59 @@ def _merge_chunk(
     resolved = bool(con.execute("SELECT 1 FROM resolution LIMIT 1").fetchall())
     canonical = "coalesce(res.canonical_id, t.entity_id)" if resolved else "t.entity_id"
     resolution = "LEFT JOIN resolution res ON res.entity_id = t.entity_id " if resolved else ""
-    ent = w.sql("SELECT entity_id, schema FROM _ent").to_arrow_table()
-    with _shared(con, "_st", st), _shared(con, "_old", old), _shared(con, "_ent", ent):
-        del st
+    insert = (
+        "INSERT INTO statements (entity_id, canonical_id, schema, prop, prop_type, value, "
+        "original_value, dataset, lang, origin, external, first_seen, last_seen, source_id, "
+        "source_row, run_id) "
+        f"SELECT t.entity_id, {canonical}, t.schema, t.prop, "
+        "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
+        f"coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), {source_id}, "
+        f"t.k // {ORIGIN_SPAN} % {RECORD_SPAN}, ? FROM {{rows}} t {resolution}"
+    )
+    schemas = w.sql("SELECT entity_id, schema FROM _ent").to_arrow_table()
+    if old_entities:
+        # The facts of entities the store has already: few, and each may be a repeat,
+        # so they are read twice (to insert the new ones, to update the seen ones).
+        sql, params = _statements_sql(
+            **flags, raw="(SELECT * FROM _raw SEMI JOIN _old USING (entity_id))"
+        )
+        repeats = w.sql(sql, params=params).to_arrow_table()
+        known = "(SELECT * FROM statements WHERE entity_id IN (SELECT entity_id FROM old))"
         inserted = con.execute(
-            "INSERT INTO statements (entity_id, canonical_id, schema, prop, prop_type, value, "
-            "original_value, dataset, lang, origin, external, first_seen, last_seen, source_id, "
-            "source_row, run_id) "
-            f"SELECT t.entity_id, {canonical}, t.schema, t.prop, "
-            "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
-            f"coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), {source_id}, "
-            f"t.k // {ORIGIN_SPAN} % {RECORD_SPAN}, ? FROM _st t " + resolution + anti,
-            [now, now, run_id],
+            insert.format(rows="repeats") + f"ANTI JOIN {known} s ON {key}", [now, now, run_id]
         ).fetchall()
         new = int(inserted[0][0])
         report.statements_new += new
-        report.statements_seen += total - new
-        if total - new:
+        report.statements_seen += repeats.num_rows - new
+        if repeats.num_rows - new:
             con.execute(
                 "UPDATE statements s SET last_seen = greatest(s.last_seen, "
-                f"coalesce(t.last_seen, ?)) FROM _st t WHERE {key} AND s.run_id <> ? "
-                "AND s.entity_id IN (SELECT entity_id FROM _old)",
+                f"coalesce(t.last_seen, ?)) FROM repeats t WHERE {key} AND s.run_id <> ? "
+                "AND s.entity_id IN (SELECT entity_id FROM old)",
                 [now, run_id],
             )
-        upgraded = con.execute(
-            "SELECT count(*) FROM _old o JOIN _ent e USING (entity_id) WHERE o.schema <> e.schema"
-        ).fetchall()[0][0]
-        if upgraded:
-            # Entities seen before and now given a more specific schema.
-            con.execute(
-                "UPDATE statements SET schema = e.schema FROM _ent e "
-                "WHERE statements.entity_id = e.entity_id AND statements.schema <> e.schema "
-                "AND e.entity_id IN (SELECT o.entity_id FROM _old o JOIN _ent x "
-                "USING (entity_id) WHERE o.schema <> x.schema)"
-            )
+        del repeats
+    # The facts of the chunk's other entities are all new: streamed, read once.
+    raw = "(SELECT * FROM _raw ANTI JOIN _old USING (entity_id))" if old_entities else "_raw"
+    sql, params = _statements_sql(**flags, raw=raw)
+    fresh = w.sql(sql, params=params).to_arrow_reader()
+    try:
+        inserted = con.execute(insert.format(rows="fresh"), [now, now, run_id]).fetchall()
+    finally:
+        fresh.close()  # frees the scratch connection
+    report.statements_new += int(inserted[0][0])
+    upgraded = con.execute(
+        "SELECT count(*) FROM old o JOIN schemas e USING (entity_id) WHERE o.schema <> e.schema"
+    ).fetchall()[0][0]
+    if upgraded:
+        # Entities seen before and now given a more specific schema.
+        con.execute(
+            "UPDATE statements SET schema = e.schema FROM schemas e "
+            "WHERE statements.entity_id = e.entity_id AND statements.schema <> e.schema "
+            "AND e.entity_id IN (SELECT o.entity_id FROM old o JOIN schemas x "
+            "USING (entity_id) WHERE o.schema <> x.schema)"
+        )
+    del old, schemas  # read above by name
     # Every record each entity was read from. Sources read before (--force) may
     # have these rows already.
     reread = w.execute("SELECT count(*) FROM _srcmap WHERE NOT is_new").fetchall()[0][0]
@@ -771,43 +792,19 @@ def _merge_chunk(
         "FROM (SELECT src, source_row, origin, entity_id FROM _raw WHERE prop = 'id' "
         "UNION ALL SELECT src, source_row, origin, entity_id FROM _seen) r "
         "JOIN _srcmap m ON m.src = r.src"
+    ).to_arrow_reader()
+    con.execute(
+        "INSERT INTO entity_sources SELECT r.entity_id, r.source_id, r.source_row, "
+        f"r.origin, ? FROM read_from r {anti_es}",
+        [run_id],
     )
-    with _shared(con, "_read_from", read_from):
-        con.execute(
-            "INSERT INTO entity_sources SELECT r.entity_id, r.source_id, r.source_row, "
-            f"r.origin, ? FROM _read_from r {anti_es}",
-            [run_id],
-        )
+    read_from.close()
     for name in ("_cent", "_old", "_multi", "_ent", "_many"):
         sql = f"DROP TABLE IF EXISTS {name}"
         w.execute(sql)
     # Recreated rather than emptied: DuckDB keeps deleted rows of a temp table in
     # memory (or spilled to disk) until the table is dropped.
     _raw_tables(w)
-
-
-@contextmanager
-def _shared(
-    con: duckdb.DuckDBPyConnection, name: str, data: pa.Table | duckdb.DuckDBPyRelation
-) -> Iterator[None]:
-    """Rows from the scratch connection (an Arrow table, or the result of a query
-    run there, streamed) seen by ``con`` as ``name`` for the block."""
-    view = data if isinstance(data, pa.Table) else data.to_arrow_reader()
-    con.complete()  # a connection with an open result cannot register
-    con.register(name, view)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-        if isinstance(view, pa.RecordBatchReader):
-            view.close()  # frees the scratch connection for its next query
-
-
-def _materialise(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
-    """Arrow rows as temp table ``name`` of ``con``."""
-    with _shared(con, "_arrow_in", data):
-        sql = f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS FROM _arrow_in"
-        con.execute(sql)
 
 
 def _record(
@@ -857,12 +854,14 @@ def _record(
             con.execute(
                 "UPDATE sources SET statements_new = ? WHERE source_id = ?", [new, sr.source_id]
             )
-    rejects = w.sql(
+    run_rejects = w.sql(
         "SELECT m.source_id, m.display, r.source_row, r.field, r.reason, r.raw, r.kind "
         "FROM _rej r JOIN _srcmap m ON m.src = r.src"
-    )
-    with _shared(con, "_rejects", rejects):
-        con.execute("INSERT INTO rejects SELECT ?, * FROM _rejects", [run_id])
+    ).to_arrow_reader()
+    try:  # read by its Python name (see _merge_chunk), streamed
+        con.execute("INSERT INTO rejects SELECT ?, * FROM run_rejects", [run_id])
+    finally:
+        run_rejects.close()
     report.rejects_total = int(w.execute("SELECT count(*) FROM _rej").fetchall()[0][0])
     rows = w.execute(
         "SELECT m.display, r.source_row, r.field, r.reason, r.kind FROM _rej r "
