@@ -95,7 +95,9 @@ def main() -> None:
             name = sys.argv[3]
             report = detect(store, only=None if name == "all" else [name])
             out["findings"] = report.total
-            out["detector_seconds"] = sum(r.seconds for r in report.runs)
+            out["detector_seconds"] = round(sum(r.seconds for r in report.runs), 2)
+            out["per_detector"] = {r.detector: r.seconds for r in report.runs}
+            out["write_seconds"] = report.write_seconds
         else:
             raise SystemExit(f"unknown step {step}")
     out["seconds"] = round(time.perf_counter() - started, 2)

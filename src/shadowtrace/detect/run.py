@@ -80,6 +80,7 @@ class DetectReport:
     graph_seconds: float = 0.0
     graph_rebuilt: bool = False
     edges: int = 0
+    write_seconds: float = 0.0  # writing the findings and their evidence
     seconds: float = 0.0
     run_id: int | None = None
     findings: list[Finding] = field(default_factory=list, repr=False)
@@ -93,6 +94,7 @@ class DetectReport:
             "run_id": self.run_id,
             "total": self.total,
             "seconds": self.seconds,
+            "write_seconds": self.write_seconds,
             "graph": {
                 "seconds": self.graph_seconds,
                 "rebuilt": self.graph_rebuilt,
@@ -156,10 +158,12 @@ def detect(
         report.runs.append(run)
         report.findings.extend(found)
         log.info("%s: %d findings in %.1f s", name, run.findings, run.seconds)
+    t0 = time.perf_counter()
     if write:
         report.run_id = write_findings(store, report, names, started)
     else:
         report.findings = fill_evidence(store, report.findings)
+    report.write_seconds = round(time.perf_counter() - t0, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -179,27 +183,17 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
     Steps without evidence get their default evidence here, in one query
     (:func:`~shadowtrace.detect.evidence.default_evidence_sql`)."""
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    findings: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "finding_id", "typology", "score", "title", "explanation", "entities", "metrics",
-            "detector", "run_id", "created_at",
-        )
-    }  # fmt: skip
-    steps: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "finding_id", "step", "kind", "source", "target", "summary", "entity_id", "date",
-            "amount", "currency",
-        )
-    }  # fmt: skip
-    evidence: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "finding_id", "step", "statement_id", "entity_id", "prop", "value", "source",
-            "source_row",
-        )
-    }  # fmt: skip
+    seen: set[str] = set()
+    kept: list[tuple[str, Finding]] = []
+    for detector, f in _by_detector(report):
+        if f.id not in seen:  # the same finding twice (one detector, or two): keep the first
+            seen.add(f.id)
+            kept.append((detector, f))
+    # Columns built by comprehension, one pass per column: several times faster than
+    # appending row by row when a run has hundreds of thousands of findings.
+    found = [f for _, f in kept]
+    step_rows = [(f.id, i, s) for f in found for i, s in enumerate(f.steps)]
+    evidence_rows = [(fid, i, e) for fid, i, s in step_rows for e in s.evidence]
     with store.transaction() as con:
         run_id = store.next_id("runs", "run_id")
         con.execute(
@@ -207,37 +201,41 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
             "VALUES (?, 'detect', ?, ?, 'ok', ?)",
             [run_id, now, now, json.dumps({"detectors": names})],
         )
-        seen: set[str] = set()
-        kept: list[Finding] = []
-        for detector, f in _by_detector(report):
-            if f.id in seen:  # the same finding twice (one detector, or two): keep the first
-                continue
-            seen.add(f.id)
-            kept.append(f)
-            findings["finding_id"].append(f.id)
-            findings["typology"].append(f.typology)
-            findings["score"].append(f.score)
-            findings["title"].append(f.title)
-            findings["explanation"].append(f.explanation)
-            findings["entities"].append(list(f.entities))
-            findings["metrics"].append(json.dumps(f.metrics, sort_keys=True))
-            findings["detector"].append(detector)
-            findings["run_id"].append(run_id)
-            findings["created_at"].append(now)
-            for i, s in enumerate(f.steps):
-                for key, value in (
-                    ("finding_id", f.id), ("step", i), ("kind", s.kind), ("source", s.source),
-                    ("target", s.target), ("summary", s.summary), ("entity_id", s.entity_id),
-                    ("date", s.date), ("amount", s.amount), ("currency", s.currency),
-                ):  # fmt: skip
-                    steps[key].append(value)
-                for e in s.evidence:
-                    for key, value in (
-                        ("finding_id", f.id), ("step", i), ("statement_id", e.statement_id),
-                        ("entity_id", e.entity_id), ("prop", e.prop), ("value", e.value),
-                        ("source", e.source), ("source_row", e.source_row),
-                    ):  # fmt: skip
-                        evidence[key].append(value)
+        findings: dict[str, list[Any]] = {
+            "finding_id": [f.id for f in found],
+            "typology": [f.typology for f in found],
+            "score": [f.score for f in found],
+            "title": [f.title for f in found],
+            "explanation": [f.explanation for f in found],
+            "entities": [list(f.entities) for f in found],
+            "metrics": [json.dumps(f.metrics, sort_keys=True) for f in found],
+            "detector": [d for d, _ in kept],
+            "run_id": [run_id] * len(found),
+            "created_at": [now] * len(found),
+        }
+        steps: dict[str, list[Any]] = {
+            "finding_id": [fid for fid, _, _ in step_rows],
+            "step": [i for _, i, _ in step_rows],
+            "kind": [s.kind for _, _, s in step_rows],
+            "source": [s.source for _, _, s in step_rows],
+            "target": [s.target for _, _, s in step_rows],
+            "summary": [s.summary for _, _, s in step_rows],
+            "entity_id": [s.entity_id for _, _, s in step_rows],
+            "date": [s.date for _, _, s in step_rows],
+            "amount": [s.amount for _, _, s in step_rows],
+            "currency": [s.currency for _, _, s in step_rows],
+        }
+        evidence: dict[str, list[Any]] = {
+            "finding_id": [fid for fid, _, _ in evidence_rows],
+            "step": [i for _, i, _ in evidence_rows],
+            "statement_id": [e.statement_id for _, _, e in evidence_rows],
+            "entity_id": [e.entity_id for _, _, e in evidence_rows],
+            "prop": [e.prop for _, _, e in evidence_rows],
+            "value": [e.value for _, _, e in evidence_rows],
+            "source": [e.source for _, _, e in evidence_rows],
+            "source_row": [e.source_row for _, _, e in evidence_rows],
+        }
+        del step_rows, evidence_rows
         marks = ", ".join("?" for _ in names)
         if names:
             for table in ("finding_evidence", "finding_steps"):
@@ -273,7 +271,7 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
             con.execute("INSERT INTO finding_evidence SELECT * FROM _new_evidence")
             con.complete()
             con.unregister("_new_evidence")
-        steps_rel, props_rel = register_evidence_inputs(store, kept)
+        steps_rel, props_rel = register_evidence_inputs(store, found)
         try:
             query = default_evidence_sql(steps_rel, props_rel)
             insert = (
