@@ -75,6 +75,7 @@ def test_evidence_points_to_statements_and_source_rows(
 ) -> None:
     store, _, report = world
     assert report.total == store.scalar("SELECT count(*) FROM findings")
+    assert report.findings == []  # written as columns, the objects dropped
     dangling = store.scalar(
         "SELECT count(*) FROM finding_evidence e WHERE NOT EXISTS ("
         "SELECT 1 FROM ftm_statements s WHERE s.id = e.statement_id)"

@@ -31,9 +31,11 @@ from shadowtrace.store.views import STATEMENT_ID_SQL
 __all__ = [
     "PER_STEP",
     "STEP_PROPS",
+    "WANTING_SCHEMA",
     "default_evidence_sql",
     "evidence_for",
     "fill_evidence",
+    "kind_props",
     "register_evidence_inputs",
     "unregister_evidence_inputs",
     "wanting_evidence",
@@ -144,10 +146,18 @@ def _evidence(
     )
 
 
-def _kind_props() -> pa.Table:
+def kind_props() -> pa.Table:
+    """:data:`STEP_PROPS` as a table of ``(kind, prop)``."""
     kinds = [k for k, props in STEP_PROPS.items() for _ in props]
     props = [p for ps in STEP_PROPS.values() for p in ps]
     return pa.table({"kind": pa.array(kinds, pa.string()), "prop": pa.array(props, pa.string())})
+
+
+#: The steps that want their default evidence (:func:`wanting_evidence`).
+WANTING_SCHEMA = pa.schema(
+    [("finding_id", pa.string()), ("step", pa.int32()), ("cid", pa.string()),
+     ("kind", pa.string())]
+)  # fmt: skip
 
 
 def wanting_evidence(findings: Iterable[Finding]) -> pa.Table:
@@ -163,11 +173,7 @@ def wanting_evidence(findings: Iterable[Finding]) -> pa.Table:
             cols["step"].append(i)
             cols["cid"].append(s.entity_id or s.source)
             cols["kind"].append(s.kind if s.kind in STEP_PROPS else "party")
-    schema = pa.schema(
-        [("finding_id", pa.string()), ("step", pa.int32()), ("cid", pa.string()),
-         ("kind", pa.string())]
-    )  # fmt: skip
-    return pa.Table.from_pydict(cols, schema=schema)
+    return pa.Table.from_pydict(cols, schema=WANTING_SCHEMA)
 
 
 def default_evidence_sql(steps: str, props: str) -> str:
@@ -212,7 +218,7 @@ def register_evidence_inputs(store: Store, findings: Sequence[Finding]) -> tuple
     """Register the steps wanting evidence and the kinds' properties; their names."""
     store.con.complete()
     store.con.register("_ev_steps", wanting_evidence(findings))
-    store.con.register("_ev_props", _kind_props())
+    store.con.register("_ev_props", kind_props())
     return "_ev_steps", "_ev_props"
 
 

@@ -29,10 +29,11 @@ import pyarrow as pa
 from shadowtrace.detect.base import DetectContext, RunCache, check_params
 from shadowtrace.detect.evidence import (
     PER_STEP,
+    WANTING_SCHEMA,
     default_evidence_sql,
     fill_evidence,
-    register_evidence_inputs,
-    unregister_evidence_inputs,
+    kind_props,
+    wanting_evidence,
 )
 from shadowtrace.detect.finding import Finding
 from shadowtrace.detect.registry import detectors
@@ -41,7 +42,7 @@ from shadowtrace.graph import ensure_edges
 from shadowtrace.store import Store
 from shadowtrace.store.sql import ident
 
-__all__ = ["DetectReport", "DetectorRun", "detect", "write_findings"]
+__all__ = ["DetectReport", "DetectorRun", "FindingColumns", "detect", "write_findings"]
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +111,18 @@ def detect(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     stage: Callable[[str], None] | None = None,
     write: bool = True,
+    keep: bool = False,
 ) -> DetectReport:
     """Run detectors and write their findings (see the module docstring).
 
     ``params`` maps a detector's name to parameter overrides, e.g.
     ``{"sanctions_proximity": {"max_hops": 3}}``. Every parameter is checked before
     any detector runs, so a bad value fails fast and writes nothing.
+
+    A written run turns each detector's findings into columns as it finishes and
+    drops the objects (a ten-million-transaction world makes hundreds of thousands
+    of findings); ``keep`` keeps them in ``report.findings`` too. A run that does
+    not write (``write=False``) returns them with their evidence filled in.
     """
     registry = detectors()
     names = list(registry) if only is None else list(dict.fromkeys(only))
@@ -139,6 +146,7 @@ def detect(
     report.graph_rebuilt = graph.rebuilt
     report.edges = graph.edges
     cache = RunCache()
+    columns = FindingColumns()
     for name in names:
         if stage:
             stage(name)
@@ -156,11 +164,15 @@ def detect(
             params=checked[name],
         )
         report.runs.append(run)
-        report.findings.extend(found)
+        if write:
+            columns.add(name, found)
+        if keep or not write:
+            report.findings.extend(found)
+        del found
         log.info("%s: %d findings in %.1f s", name, run.findings, run.seconds)
     t0 = time.perf_counter()
     if write:
-        report.run_id = write_findings(store, report, names, started)
+        report.run_id = write_findings(store, columns, names)
     else:
         report.findings = fill_evidence(store, report.findings)
     report.write_seconds = round(time.perf_counter() - t0, 3)
@@ -168,52 +180,41 @@ def detect(
     return report
 
 
-def _by_detector(report: DetectReport) -> list[tuple[str, Finding]]:
-    out: list[tuple[str, Finding]] = []
-    i = 0
-    for run in report.runs:
-        out.extend((run.detector, f) for f in report.findings[i : i + run.findings])
-        i += run.findings
-    return out
+class FindingColumns:
+    """Findings as Arrow columns, gathered detector by detector: the rows of the
+    ``findings``, ``finding_steps`` and ``finding_evidence`` tables, and the steps
+    that still want their default evidence. A finding id seen before (the same
+    finding twice, from one detector or two) keeps its first."""
 
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.findings: list[pa.Table] = []
+        self.steps: list[pa.Table] = []
+        self.evidence: list[pa.Table] = []
+        self.wanting: list[pa.Table] = []
 
-def write_findings(store: Store, report: DetectReport, names: list[str], started: float) -> int:
-    """Replace the findings of detectors ``names`` with the report's, in one transaction.
-
-    Steps without evidence get their default evidence here, in one query
-    (:func:`~shadowtrace.detect.evidence.default_evidence_sql`)."""
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    seen: set[str] = set()
-    kept: list[tuple[str, Finding]] = []
-    for detector, f in _by_detector(report):
-        if f.id not in seen:  # the same finding twice (one detector, or two): keep the first
-            seen.add(f.id)
-            kept.append((detector, f))
-    # Columns built by comprehension, one pass per column: several times faster than
-    # appending row by row when a run has hundreds of thousands of findings.
-    found = [f for _, f in kept]
-    step_rows = [(f.id, i, s) for f in found for i, s in enumerate(f.steps)]
-    evidence_rows = [(fid, i, e) for fid, i, s in step_rows for e in s.evidence]
-    with store.transaction() as con:
-        run_id = store.next_id("runs", "run_id")
-        con.execute(
-            "INSERT INTO runs (run_id, command, started_at, finished_at, status, args) "
-            "VALUES (?, 'detect', ?, ?, 'ok', ?)",
-            [run_id, now, now, json.dumps({"detectors": names})],
-        )
-        findings: dict[str, list[Any]] = {
-            "finding_id": [f.id for f in found],
-            "typology": [f.typology for f in found],
-            "score": [f.score for f in found],
-            "title": [f.title for f in found],
-            "explanation": [f.explanation for f in found],
-            "entities": [list(f.entities) for f in found],
-            "metrics": [json.dumps(f.metrics, sort_keys=True) for f in found],
-            "detector": [d for d, _ in kept],
-            "run_id": [run_id] * len(found),
-            "created_at": [now] * len(found),
+    def add(self, detector: str, found: Iterable[Finding]) -> None:
+        kept = []
+        for f in found:
+            if f.id not in self.seen:
+                self.seen.add(f.id)
+                kept.append(f)
+        # one comprehension per column: several times faster than appending row by
+        # row when a detector returns hundreds of thousands of findings
+        step_rows = [(f.id, i, s) for f in kept for i, s in enumerate(f.steps)]
+        evidence_rows = [(fid, i, e) for fid, i, s in step_rows for e in s.evidence]
+        findings = {
+            "finding_id": [f.id for f in kept],
+            "typology": [f.typology for f in kept],
+            "score": [f.score for f in kept],
+            "title": [f.title for f in kept],
+            "explanation": [f.explanation for f in kept],
+            "entities": [list(f.entities) for f in kept],
+            "metrics": [json.dumps(f.metrics, sort_keys=True) for f in kept],
+            "detector": [detector] * len(kept),
         }
-        steps: dict[str, list[Any]] = {
+        self.findings.append(pa.Table.from_pydict(findings, schema=_FINDINGS_SCHEMA))
+        steps = {
             "finding_id": [fid for fid, _, _ in step_rows],
             "step": [i for _, i, _ in step_rows],
             "kind": [s.kind for _, _, s in step_rows],
@@ -225,7 +226,8 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
             "amount": [s.amount for _, _, s in step_rows],
             "currency": [s.currency for _, _, s in step_rows],
         }
-        evidence: dict[str, list[Any]] = {
+        self.steps.append(pa.Table.from_pydict(steps, schema=_STEPS_SCHEMA))
+        evidence = {
             "finding_id": [fid for fid, _, _ in evidence_rows],
             "step": [i for _, i, _ in evidence_rows],
             "statement_id": [e.statement_id for _, _, e in evidence_rows],
@@ -235,7 +237,34 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
             "source": [e.source for _, _, e in evidence_rows],
             "source_row": [e.source_row for _, _, e in evidence_rows],
         }
-        del step_rows, evidence_rows
+        self.evidence.append(pa.Table.from_pydict(evidence, schema=_EVIDENCE_SCHEMA))
+        self.wanting.append(wanting_evidence(kept))
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def write_findings(store: Store, columns: FindingColumns, names: list[str]) -> int:
+    """Replace the findings of detectors ``names`` with ``columns``, in one transaction.
+
+    Steps without evidence get their default evidence here, in one query
+    (:func:`~shadowtrace.detect.evidence.default_evidence_sql`)."""
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    # Read by their Python names (DuckDB's replacement scan): an Arrow table
+    # registered inside the transaction would be kept until it ends.
+    new_findings = _concat(columns.findings, _FINDINGS_SCHEMA)
+    new_steps = _concat(columns.steps, _STEPS_SCHEMA)
+    new_evidence = _concat(columns.evidence, _EVIDENCE_SCHEMA)
+    ev_steps = _concat(columns.wanting, WANTING_SCHEMA)
+    ev_props = kind_props()
+    with store.transaction() as con:
+        run_id = store.next_id("runs", "run_id")
+        con.execute(
+            "INSERT INTO runs (run_id, command, started_at, finished_at, status, args) "
+            "VALUES (?, 'detect', ?, ?, 'ok', ?)",
+            [run_id, now, now, json.dumps({"detectors": names})],
+        )
         marks = ", ".join("?" for _ in names)
         if names:
             for table in ("finding_evidence", "finding_steps"):
@@ -247,40 +276,30 @@ def write_findings(store: Store, report: DetectReport, names: list[str], started
             delete = f"DELETE FROM findings WHERE detector IN ({marks})"
             con.execute(delete, names)
         # a finding id another detector already wrote is replaced by this run's
-        if findings["finding_id"]:
-            _append(store, "_new_findings", findings, _FINDINGS_SCHEMA)
+        if new_findings.num_rows:
             for table in ("finding_evidence", "finding_steps", "findings"):
                 delete = (
                     f"DELETE FROM {ident(table)} WHERE finding_id IN "
-                    "(SELECT finding_id FROM _new_findings)"
+                    "(SELECT finding_id FROM new_findings)"
                 )
                 con.execute(delete)
             con.execute(
                 "INSERT INTO findings SELECT finding_id, typology, score, title, explanation, "
-                "entities, CAST(metrics AS JSON), detector, run_id, created_at FROM _new_findings"
+                "entities, CAST(metrics AS JSON), detector, ?, ? FROM new_findings",
+                [run_id, now],
             )
-            con.complete()
-            con.unregister("_new_findings")
-        if steps["finding_id"]:
-            _append(store, "_new_steps", steps, _STEPS_SCHEMA)
-            con.execute("INSERT INTO finding_steps SELECT * FROM _new_steps")
-            con.complete()
-            con.unregister("_new_steps")
-        if evidence["finding_id"]:
-            _append(store, "_new_evidence", evidence, _EVIDENCE_SCHEMA)
-            con.execute("INSERT INTO finding_evidence SELECT * FROM _new_evidence")
-            con.complete()
-            con.unregister("_new_evidence")
-        steps_rel, props_rel = register_evidence_inputs(store, found)
-        try:
-            query = default_evidence_sql(steps_rel, props_rel)
+        if new_steps.num_rows:
+            con.execute("INSERT INTO finding_steps SELECT * FROM new_steps")
+        if new_evidence.num_rows:
+            con.execute("INSERT INTO finding_evidence SELECT * FROM new_evidence")
+        if ev_steps.num_rows:
+            query = default_evidence_sql("ev_steps", "ev_props")
             insert = (
                 "INSERT INTO finding_evidence SELECT finding_id, step, statement_id, entity_id, "
                 f"prop, value, source, source_row FROM ({query}) ORDER BY finding_id, step, n"
             )
             con.execute(insert, [PER_STEP])
-        finally:
-            unregister_evidence_inputs(store)
+    del new_findings, new_steps, new_evidence, ev_steps, ev_props  # read above by name
     return run_id
 
 
@@ -294,8 +313,6 @@ _FINDINGS_SCHEMA = pa.schema(
         ("entities", pa.list_(pa.string())),
         ("metrics", pa.string()),
         ("detector", pa.string()),
-        ("run_id", pa.int32()),
-        ("created_at", pa.timestamp("us")),
     ]
 )
 _STEPS_SCHEMA = pa.schema(
@@ -324,8 +341,3 @@ _EVIDENCE_SCHEMA = pa.schema(
         ("source_row", pa.int64()),
     ]
 )
-
-
-def _append(store: Store, name: str, columns: dict[str, list[Any]], schema: pa.Schema) -> None:
-    store.con.complete()
-    store.con.register(name, pa.Table.from_pydict(columns, schema=schema))

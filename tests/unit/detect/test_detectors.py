@@ -16,7 +16,7 @@ from .worlds import E, company, declaration, load, payment
 
 
 def run(store: Store, name: str, **params: object) -> list[Finding]:
-    report = detect(store, only=[name], params={name: params} if params else None)
+    report = detect(store, only=[name], params={name: params} if params else None, keep=True)
     return [f for f in report.findings if f.typology == name]
 
 
