@@ -214,31 +214,21 @@ class FindingColumns:
             "detector": [detector] * len(kept),
         }
         self.findings.append(pa.Table.from_pydict(findings, schema=_FINDINGS_SCHEMA))
-        steps = {
-            "finding_id": [fid for fid, _, _ in step_rows],
-            "step": [i for _, i, _ in step_rows],
-            "kind": [s.kind for _, _, s in step_rows],
-            "source": [s.source for _, _, s in step_rows],
-            "target": [s.target for _, _, s in step_rows],
-            "summary": [s.summary for _, _, s in step_rows],
-            "entity_id": [s.entity_id for _, _, s in step_rows],
-            "date": [s.date for _, _, s in step_rows],
-            "amount": [s.amount for _, _, s in step_rows],
-            "currency": [s.currency for _, _, s in step_rows],
-        }
-        self.steps.append(pa.Table.from_pydict(steps, schema=_STEPS_SCHEMA))
-        evidence = {
-            "finding_id": [fid for fid, _, _ in evidence_rows],
-            "step": [i for _, i, _ in evidence_rows],
-            "statement_id": [e.statement_id for _, _, e in evidence_rows],
-            "entity_id": [e.entity_id for _, _, e in evidence_rows],
-            "prop": [e.prop for _, _, e in evidence_rows],
-            "value": [e.value for _, _, e in evidence_rows],
-            "source": [e.source for _, _, e in evidence_rows],
-            "source_row": [e.source_row for _, _, e in evidence_rows],
-        }
-        self.evidence.append(pa.Table.from_pydict(evidence, schema=_EVIDENCE_SCHEMA))
+        self.steps.append(_attribute_table(step_rows, _STEPS_SCHEMA))
+        self.evidence.append(_attribute_table(evidence_rows, _EVIDENCE_SCHEMA))
         self.wanting.append(wanting_evidence(kept))
+
+
+def _attribute_table(rows: list[tuple[str, int, Any]], schema: pa.Schema) -> pa.Table:
+    """``(finding id, step, object)`` rows as a table of ``schema``: the finding id and
+    step, then the object's attribute of each further column's name."""
+    columns: dict[str, list[Any]] = {
+        "finding_id": [fid for fid, _, _ in rows],
+        "step": [i for _, i, _ in rows],
+    }
+    for name in schema.names[2:]:
+        columns[name] = [getattr(obj, name) for _, _, obj in rows]
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:

@@ -460,19 +460,18 @@ def _read_item(
             "mapping (use --force to read it again)"
         )
         return next_source
-    con = scratch
-    con.execute(
+    scratch.execute(
         "INSERT INTO _srcmap VALUES (?, ?, ?, ?, ?)",
         [src, source_id, item.mapping is not None, is_new, item.display],
     )
 
     table = f"_src{src}"
     # Record numbers come from scan order: reading keeps the file's order.
-    con.execute("SET preserve_insertion_order = true")
+    scratch.execute("SET preserve_insertion_order = true")
     try:
         loaded = _load(scratch, item, src, table, tmp)
     finally:
-        con.execute("SET preserve_insertion_order = false")
+        scratch.execute("SET preserve_insertion_order = false")
     sr.rows_in = loaded.rows_in
     if item.mapping is None:
         sr.rows_stored += _rows_made(scratch, src, (1, loaded.rows_in))
@@ -493,13 +492,13 @@ def _read_item(
                 _raise_first_reject(scratch, src, item.display)
             _maybe_merge(store, scratch, report, run_id, now)
     sql = f"DROP TABLE IF EXISTS {ident(table)}"
-    con.execute(sql)
+    scratch.execute(sql)
     if loaded.rejects:
         sql = f"DROP TABLE IF EXISTS {ident(loaded.rejects)}"
-        con.execute(sql)
+        scratch.execute(sql)
     # A rejected record made nothing (rejected values leave the rest of the record).
     sr.rows_rejected = int(
-        con.execute(
+        scratch.execute(
             "SELECT count(DISTINCT source_row) FROM _rej WHERE src = ? AND kind = 'row'", [src]
         ).fetchall()[0][0]
     )
