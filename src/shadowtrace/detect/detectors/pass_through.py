@@ -78,19 +78,24 @@ class PassThrough:
         fx = fx_table(ctx, "_pt_fx")
         fee_lo, fee_hi = band(p, "fee_band")
         tol = p["fx_tolerance"]
+        # Payments fall in windows of ``max_dwell_days`` (``wk``): a payment passed on
+        # within that many days is in the same window or a neighbouring one, so the
+        # pairs join on (party, window) and a hub's payments months apart never meet.
+        window = max(1, int(p["max_dwell_days"]))
         try:
             sql = f"""
                 CREATE OR REPLACE TEMP TABLE _pt_pay AS
                 SELECT e.edge_id, e.source, e.target, e.date, e.amount, e.currency,
                        e.amount / fx.per_usd AS usd,
                        coalesce(e.source_account, e.source) AS src_key,
-                       coalesce(e.target_account, e.target) AS dst_key
+                       coalesce(e.target_account, e.target) AS dst_key,
+                       datediff('day', DATE '2000-01-01', e.date) // ? AS wk
                 FROM edges e JOIN {ident(fx)} fx ON fx.currency = e.currency
                 WHERE e.kind = 'payment' AND e.amount > 0 AND e.date IS NOT NULL
                   AND coalesce(e.status, '') NOT IN ('rejected', 'returned', 'cancelled')
                   AND e.source <> e.target
                 """
-            con.execute(sql)
+            con.execute(sql, [window])
             con.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE _pt_pairs AS
@@ -98,7 +103,8 @@ class PassThrough:
                   SELECT i.dst_key AS x, i.target AS party, i.edge_id AS in_id,
                          o.edge_id AS out_id, i.source AS payer, o.target AS payee,
                          1 - o.usd / i.usd AS fee, datediff('day', i.date, o.date) AS gap
-                  FROM _pt_pay i JOIN _pt_pay o ON o.src_key = i.dst_key
+                  FROM (SELECT *, wk + d AS owk FROM _pt_pay, (VALUES (-1), (0), (1)) v(d)) i
+                  JOIN _pt_pay o ON o.src_key = i.dst_key AND o.wk = i.owk
                   WHERE o.dst_key <> i.src_key AND o.target <> i.source
                     AND abs(datediff('day', i.date, o.date)) <= ?
                     AND o.usd / i.usd BETWEEN 1 - ? - CASE WHEN o.currency = i.currency
