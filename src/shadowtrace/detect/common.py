@@ -27,6 +27,7 @@ from shadowtrace.store import Store
 __all__ = [
     "DEFAULT_FX",
     "RU_AND_OCCUPIED",
+    "WINDOW_SQL",
     "band",
     "chpl_codes",
     "fetch",
@@ -35,7 +36,28 @@ __all__ = [
     "register",
     "to_usd",
     "unregister",
+    "window_shifts",
 ]
+
+#: The window of days an edge's date falls in, for windows of ``?`` days: an equality
+#: key that lets a join "within N days" of a party's payments use a hash join on
+#: (party, window) rather than compare every pair of the party's payments.
+WINDOW_SQL = "CAST(floor(datediff('day', DATE '2000-01-01', e.date) / ?) AS BIGINT)"
+
+
+def window_shifts(lo: int, hi: int, width: int) -> list[int]:
+    """How many windows of ``width`` days apart two dates ``lo`` to ``hi`` days apart
+    (inclusive) can fall: join ``x.wk = r.wk + shift`` for each, then test the days.
+
+    >>> window_shifts(0, 10, 10)
+    [0, 1]
+    >>> window_shifts(-30, 30, 30)
+    [-1, 0, 1]
+    >>> window_shifts(-3, 45, 30)
+    [-1, 0, 1, 2]
+    """
+    return list(range(lo // width, -(-hi // width) + 1))
+
 
 #: Units of each currency per US dollar: mid rates over 2023 to mid-2025, rounded. Rates
 #: moved by about ±15 % over the period; detectors compare amounts within a tolerance.

@@ -25,6 +25,7 @@ from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
+    WINDOW_SQL,
     band,
     captions,
     fetch,
@@ -32,6 +33,7 @@ from shadowtrace.detect.common import (
     fx_table,
     money,
     unregister,
+    window_shifts,
 )
 from shadowtrace.detect.finding import Finding, Step
 from shadowtrace.store.sql import ident
@@ -89,7 +91,7 @@ class PassThrough:
                        e.amount / fx.per_usd AS usd,
                        coalesce(e.source_account, e.source) AS src_key,
                        coalesce(e.target_account, e.target) AS dst_key,
-                       datediff('day', DATE '2000-01-01', e.date) // ? AS wk
+                       {WINDOW_SQL} AS wk
                 FROM edges e JOIN {ident(fx)} fx ON fx.currency = e.currency
                 WHERE e.kind = 'payment' AND e.amount > 0 AND e.date IS NOT NULL
                   AND coalesce(e.status, '') NOT IN ('rejected', 'returned', 'cancelled')
@@ -103,7 +105,7 @@ class PassThrough:
                   SELECT i.dst_key AS x, i.target AS party, i.edge_id AS in_id,
                          o.edge_id AS out_id, i.source AS payer, o.target AS payee,
                          1 - o.usd / i.usd AS fee, datediff('day', i.date, o.date) AS gap
-                  FROM (SELECT *, wk + d AS owk FROM _pt_pay, (VALUES (-1), (0), (1)) v(d)) i
+                  FROM (SELECT *, wk + unnest(?::BIGINT[]) AS owk FROM _pt_pay) i
                   JOIN _pt_pay o ON o.src_key = i.dst_key AND o.wk = i.owk
                   WHERE o.dst_key <> i.src_key AND o.target <> i.source
                     AND abs(datediff('day', i.date, o.date)) <= ?
@@ -120,7 +122,14 @@ class PassThrough:
                 SELECT x, party, in_id, out_id, payer, payee, fee, gap FROM r
                 WHERE ra = 1 AND rb = 1
                 """,
-                [p["max_dwell_days"], fee_hi, tol, fee_lo, tol],
+                [
+                    window_shifts(-window, window, window),
+                    p["max_dwell_days"],
+                    fee_hi,
+                    tol,
+                    fee_lo,
+                    tol,
+                ],
             )
             entities = fetch(
                 ctx.store,

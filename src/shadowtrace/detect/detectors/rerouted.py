@@ -24,6 +24,7 @@ from typing import Any
 
 from shadowtrace.detect.base import DetectContext, Param
 from shadowtrace.detect.common import (
+    WINDOW_SQL,
     band,
     captions,
     fetch,
@@ -31,6 +32,7 @@ from shadowtrace.detect.common import (
     fx_table,
     money,
     unregister,
+    window_shifts,
 )
 from shadowtrace.detect.finding import Finding, Step
 from shadowtrace.store.sql import ident
@@ -83,32 +85,41 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     in_lo, in_hi = band(p, "in_window_days")
     tol, fxtol = p["value_tolerance"], p["fx_tolerance"]
     marks = ", ".join("?" for _ in REJECTED)
+    # Payments fall in windows of ``width`` days (``wk``); a rejected payment meets only
+    # the payments of its party in the windows its day range can reach (``shifts``), so
+    # a payer with years of payments is not joined with all of them.
+    out_days = int(p["out_window_days"])
+    width = max(1, out_days, int(in_hi) - int(in_lo))
+    out_shifts = window_shifts(0, out_days, width)
+    in_shifts = window_shifts(int(in_lo), int(in_hi), width)
     try:
         sql = f"""
             CREATE OR REPLACE TEMP TABLE _rr_pay AS
             SELECT e.edge_id, e.source, e.target, e.source_account, e.target_account, e.date,
                    e.amount, e.currency, e.amount / fx.per_usd AS usd,
-                   coalesce(e.status, '') IN ({marks}) AS rejected
+                   coalesce(e.status, '') IN ({marks}) AS rejected, {WINDOW_SQL} AS wk
             FROM edges e JOIN {ident(fx)} fx ON fx.currency = e.currency
             WHERE e.kind = 'payment' AND e.date IS NOT NULL AND e.amount > 0
             """
-        con.execute(
-            sql,
-            list(REJECTED),
-        )
+        con.execute(sql, [*REJECTED, width])
         # the candidates of each rejected payment, by payer (or payer's account) and by
         # beneficiary (or beneficiary's account): equality joins, which scale
         con.execute("CREATE OR REPLACE TEMP TABLE _rr_rej AS SELECT * FROM _rr_pay WHERE rejected")
+        shifted = (
+            "CREATE OR REPLACE TEMP TABLE _rr_rejw AS "
+            "SELECT *, wk + unnest(?::BIGINT[]) AS owk FROM _rr_rej"
+        )
+        con.execute(shifted, [out_shifts])
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _rr_out AS
             WITH x AS (
-              SELECT r.edge_id AS rid, x.edge_id FROM _rr_rej r
-              JOIN _rr_pay x ON x.source = r.source
+              SELECT r.edge_id AS rid, x.edge_id FROM _rr_rejw r
+              JOIN _rr_pay x ON x.source = r.source AND x.wk = r.owk
               WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN 0 AND ?
               UNION
-              SELECT r.edge_id, x.edge_id FROM _rr_rej r
-              JOIN _rr_pay x ON x.source_account = r.source_account
+              SELECT r.edge_id, x.edge_id FROM _rr_rejw r
+              JOIN _rr_pay x ON x.source_account = r.source_account AND x.wk = r.owk
               WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN 0 AND ?
             ), c AS (
               SELECT r.edge_id AS rid, x.edge_id, x.target AS node, x.date, x.usd / r.usd AS ratio,
@@ -129,16 +140,17 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
             [p["out_window_days"], p["out_window_days"], fee_lo, tol, tol + fxtol, fee_hi, tol,
              tol + fxtol],
         )  # fmt: skip
+        con.execute(shifted, [in_shifts])
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _rr_in AS
             WITH x AS (
-              SELECT r.edge_id AS rid, x.edge_id FROM _rr_rej r
-              JOIN _rr_pay x ON x.target = r.target
+              SELECT r.edge_id AS rid, x.edge_id FROM _rr_rejw r
+              JOIN _rr_pay x ON x.target = r.target AND x.wk = r.owk
               WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN ? AND ?
               UNION
-              SELECT r.edge_id, x.edge_id FROM _rr_rej r
-              JOIN _rr_pay x ON x.target_account = r.target_account
+              SELECT r.edge_id, x.edge_id FROM _rr_rejw r
+              JOIN _rr_pay x ON x.target_account = r.target_account AND x.wk = r.owk
               WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN ? AND ?
             ), c AS (
               SELECT r.edge_id AS rid, x.edge_id, x.source AS node, x.date,
@@ -225,7 +237,7 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
         }
     finally:
         unregister(ctx.store, fx)
-        for t in ("_rr_pay", "_rr_rej", "_rr_out", "_rr_in", "_rr_path"):
+        for t in ("_rr_pay", "_rr_rej", "_rr_rejw", "_rr_out", "_rr_in", "_rr_path"):
             drop = f"DROP TABLE IF EXISTS {ident(t)}"
             con.execute(drop)
     by_rid: dict[str, list[dict[str, Any]]] = {}
