@@ -39,15 +39,16 @@ __all__ = [
     "window_shifts",
 ]
 
-#: The window of days an edge's date falls in, for windows of ``?`` days: an equality
+#: The window of days the date of edge ``e`` falls in, for windows of ``?`` days: an equality
 #: key that lets a join "within N days" of a party's payments use a hash join on
 #: (party, window) rather than compare every pair of the party's payments.
 WINDOW_SQL = "CAST(floor(datediff('day', DATE '2000-01-01', e.date) / ?) AS BIGINT)"
 
 
 def window_shifts(lo: int, hi: int, width: int) -> list[int]:
-    """How many windows of ``width`` days apart two dates ``lo`` to ``hi`` days apart
-    (inclusive) can fall: join ``x.wk = r.wk + shift`` for each, then test the days.
+    """The shifts, in windows of ``width`` days, between the windows of two dates
+    ``lo`` to ``hi`` days apart (inclusive): join on ``x.wk = r.wk + shift`` for each,
+    then test the days.
 
     >>> window_shifts(0, 10, 10)
     [0, 1]

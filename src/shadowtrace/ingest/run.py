@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from shadowtrace.errors import IngestError, MappingError
 from shadowtrace.ingest.clean import warm_up
@@ -290,6 +291,18 @@ def _scratch(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
         yield scratch
     finally:
         scratch.close()
+
+
+@contextmanager
+def _streamed(rows: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatchReader]:
+    """A scratch query's rows as an Arrow stream, for the store's connection to read
+    by the name the block binds it to (see :func:`_merge_chunk`); closing it at the
+    end frees the scratch connection for its next query."""
+    reader = rows.to_arrow_reader()
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 #: ``k``, the first sighting of a statement in a run, packs the source (its index in
@@ -759,11 +772,8 @@ def _merge_chunk(
     # The facts of the chunk's other entities are all new: streamed, read once.
     raw = "(SELECT * FROM _raw ANTI JOIN _old USING (entity_id))" if old_entities else "_raw"
     sql, params = _statements_sql(**flags, raw=raw)
-    fresh = w.sql(sql, params=params).to_arrow_reader()
-    try:
+    with _streamed(w.sql(sql, params=params)) as fresh:  # noqa: F841 - read by name
         inserted = con.execute(insert.format(rows="fresh"), [now, now, run_id]).fetchall()
-    finally:
-        fresh.close()  # frees the scratch connection
     report.statements_new += int(inserted[0][0])
     upgraded = con.execute(
         "SELECT count(*) FROM old o JOIN schemas e USING (entity_id) WHERE o.schema <> e.schema"
@@ -791,13 +801,13 @@ def _merge_chunk(
         "FROM (SELECT src, source_row, origin, entity_id FROM _raw WHERE prop = 'id' "
         "UNION ALL SELECT src, source_row, origin, entity_id FROM _seen) r "
         "JOIN _srcmap m ON m.src = r.src"
-    ).to_arrow_reader()
-    con.execute(
-        "INSERT INTO entity_sources SELECT r.entity_id, r.source_id, r.source_row, "
-        f"r.origin, ? FROM read_from r {anti_es}",
-        [run_id],
     )
-    read_from.close()
+    with _streamed(read_from) as rows:  # noqa: F841 - read by name
+        con.execute(
+            "INSERT INTO entity_sources SELECT r.entity_id, r.source_id, r.source_row, "
+            f"r.origin, ? FROM rows r {anti_es}",
+            [run_id],
+        )
     for name in ("_cent", "_old", "_multi", "_ent", "_many"):
         sql = f"DROP TABLE IF EXISTS {name}"
         w.execute(sql)
@@ -856,11 +866,9 @@ def _record(
     run_rejects = w.sql(
         "SELECT m.source_id, m.display, r.source_row, r.field, r.reason, r.raw, r.kind "
         "FROM _rej r JOIN _srcmap m ON m.src = r.src"
-    ).to_arrow_reader()
-    try:  # read by its Python name (see _merge_chunk), streamed
-        con.execute("INSERT INTO rejects SELECT ?, * FROM run_rejects", [run_id])
-    finally:
-        run_rejects.close()
+    )
+    with _streamed(run_rejects) as rejected:  # noqa: F841 - read by name
+        con.execute("INSERT INTO rejects SELECT ?, * FROM rejected", [run_id])
     report.rejects_total = int(w.execute("SELECT count(*) FROM _rej").fetchall()[0][0])
     rows = w.execute(
         "SELECT m.display, r.source_row, r.field, r.reason, r.kind FROM _rej r "
