@@ -19,14 +19,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from shadowtrace.errors import IngestError, MappingError
 from shadowtrace.ingest.clean import warm_up
@@ -43,7 +41,7 @@ from shadowtrace.ingest.sources import (
     load_xlsx,
     temp_dir,
 )
-from shadowtrace.store import Store
+from shadowtrace.store import Store, streamed
 from shadowtrace.store.sql import ident
 
 __all__ = ["IngestReport", "Reject", "SourceReport", "ingest"]
@@ -222,7 +220,7 @@ def _ingest(
     now: datetime,
 ) -> IngestReport:
     con = store.con
-    with store.transaction(), temp_dir() as tmp, _scratch(store) as scratch:
+    with store.transaction(), temp_dir() as tmp, store.scratch() as scratch:
         run_id = store.next_id("runs", "run_id")
         args = {"inputs": inputs, "dataset": dataset, "mapping": mapping, "force": force}
         con.execute(
@@ -272,37 +270,6 @@ def _ingest(
             ],
         )
     return report
-
-
-@contextmanager
-def _scratch(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The run's scratch connection: a second connection to the store's database, in
-    which reading, mapping and grouping make and drop their temporary tables.
-
-    It commits on its own: a table dropped there frees its memory and temporary
-    disk at once, whereas one dropped inside the run's transaction is kept until
-    the transaction ends (about 9 GB of temporary disk per million payment records
-    when it was done that way). It sees the store as last committed, which it
-    reads only for the model tables; everything that reads or writes the store's
-    data goes through the run's transaction, the chunk's rows passed to it as
-    Arrow tables. Closing it drops its temporary tables."""
-    scratch = store.con.cursor()
-    try:
-        yield scratch
-    finally:
-        scratch.close()
-
-
-@contextmanager
-def _streamed(rows: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatchReader]:
-    """A scratch query's rows as an Arrow stream, for the store's connection to read
-    by the name the block binds it to (see :func:`_merge_chunk`); closing it at the
-    end frees the scratch connection for its next query."""
-    reader = rows.to_arrow_reader()
-    try:
-        yield reader
-    finally:
-        reader.close()
 
 
 #: ``k``, the first sighting of a statement in a run, packs the source (its index in
@@ -772,7 +739,7 @@ def _merge_chunk(
     # The facts of the chunk's other entities are all new: streamed, read once.
     raw = "(SELECT * FROM _raw ANTI JOIN _old USING (entity_id))" if old_entities else "_raw"
     sql, params = _statements_sql(**flags, raw=raw)
-    with _streamed(w.sql(sql, params=params)) as fresh:  # noqa: F841 - read by name
+    with streamed(w.sql(sql, params=params)) as fresh:  # noqa: F841 - read by name
         inserted = con.execute(insert.format(rows="fresh"), [now, now, run_id]).fetchall()
     report.statements_new += int(inserted[0][0])
     upgraded = con.execute(
@@ -802,7 +769,7 @@ def _merge_chunk(
         "UNION ALL SELECT src, source_row, origin, entity_id FROM _seen) r "
         "JOIN _srcmap m ON m.src = r.src"
     )
-    with _streamed(read_from) as rows:  # noqa: F841 - read by name
+    with streamed(read_from) as rows:  # noqa: F841 - read by name
         con.execute(
             "INSERT INTO entity_sources SELECT r.entity_id, r.source_id, r.source_row, "
             f"r.origin, ? FROM rows r {anti_es}",
@@ -867,7 +834,7 @@ def _record(
         "SELECT m.source_id, m.display, r.source_row, r.field, r.reason, r.raw, r.kind "
         "FROM _rej r JOIN _srcmap m ON m.src = r.src"
     )
-    with _streamed(run_rejects) as rejected:  # noqa: F841 - read by name
+    with streamed(run_rejects) as rejected:  # noqa: F841 - read by name
         con.execute("INSERT INTO rejects SELECT ?, * FROM rejected", [run_id])
     report.rejects_total = int(w.execute("SELECT count(*) FROM _rej").fetchall()[0][0])
     rows = w.execute(
