@@ -167,11 +167,11 @@ def save_findings(store: Store, found: list[Finding], detector: str = "test") ->
                     [f.id, n, s.kind, s.source, s.target, s.summary, s.entity_id, s.date,
                      s.amount, s.currency],
                 )  # fmt: skip
-                for e in s.evidence:
+                for k, e in enumerate(s.evidence):
                     store.con.execute(
-                        "INSERT INTO finding_evidence VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO finding_evidence VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [f.id, n, e.statement_id, e.entity_id, e.prop, e.value, e.source,
-                         e.source_row],
+                         e.source_row, k],
                     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ findings), so the statements table is scanned once per detector, not once per st
 A step its detector leaves without evidence gets the statements of its entity
 (``entity_id``, else ``source``) about the properties of its kind (:data:`STEP_PROPS`),
 at most :data:`PER_STEP`, chosen in SQL when the findings are written
-(:func:`default_evidence_sql`): the evidence of a run's findings is one join on the
+(:func:`default_evidence`): the evidence of a run's findings is one join on the
 store, never a Python object per statement.
 
 >>> from shadowtrace.store import Store
@@ -18,9 +18,11 @@ store, never a Python object per statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
+import duckdb
 import pyarrow as pa
 
 from shadowtrace.detect.finding import Evidence, Finding
@@ -29,15 +31,15 @@ from shadowtrace.store.sql import ident
 from shadowtrace.store.views import STATEMENT_ID_SQL
 
 __all__ = [
+    "EVIDENCE_ORDER",
     "PER_STEP",
     "STEP_PROPS",
     "WANTING_SCHEMA",
-    "default_evidence_sql",
+    "WANTING_SQL",
+    "default_evidence",
     "evidence_for",
     "fill_evidence",
     "kind_props",
-    "register_evidence_inputs",
-    "unregister_evidence_inputs",
     "wanting_evidence",
 ]
 
@@ -176,56 +178,80 @@ def wanting_evidence(findings: Iterable[Finding]) -> pa.Table:
     return pa.Table.from_pydict(cols, schema=WANTING_SCHEMA)
 
 
-def default_evidence_sql(steps: str, props: str) -> str:
-    """A query of the default evidence of the steps in relation ``steps`` (as made by
-    :func:`wanting_evidence`), with the kinds' properties in relation ``props``: rows
-    shaped like ``finding_evidence`` plus the rank ``n`` within each step (order by
-    ``finding_id, step, n``). Takes one parameter, the number of statements per step.
+#: How a step's evidence is shown: in the order its detector gave it (``ord``), else,
+#: for the evidence chosen by default, by property and value.
+EVIDENCE_ORDER = "ord NULLS LAST, prop, value, source_row NULLS LAST, statement_id"
 
-    Each (entity, kind) is ranked once, however many steps show it, so a hub that
-    appears in thousands of findings is read once.
+#: The steps of new ``finding_steps`` rows (relation ``steps``) that have no row in
+#: the new ``finding_evidence`` rows (relation ``given``), shaped like
+#: :data:`WANTING_SCHEMA` (:func:`wanting_evidence` does it for objects).
+WANTING_SQL = """
+    SELECT s.finding_id, s.step, coalesce(nullif(s.entity_id, ''), s.source) AS cid,
+           CASE WHEN s.kind IN (SELECT kind FROM {props}) THEN s.kind ELSE 'party' END AS kind
+    FROM {steps} s
+    ANTI JOIN (SELECT DISTINCT finding_id, step FROM {given}) g
+      ON g.finding_id = s.finding_id AND g.step = s.step
+"""
+
+
+@contextmanager
+def default_evidence(
+    con: duckdb.DuckDBPyConnection, want: str, per_step: int = PER_STEP
+) -> Iterator[duckdb.DuckDBPyRelation]:
+    """The default evidence of the steps in relation ``want`` (shaped like
+    :data:`WANTING_SCHEMA`), as rows of ``finding_evidence`` with no ``ord``.
+
+    ``con`` is a scratch connection (:meth:`~shadowtrace.store.Store.scratch`): the
+    statements of each (entity, kind) are gathered once into a temporary table,
+    however many steps show it, and dropped when the block ends. Only the (entity,
+    kind) with more than ``per_step`` statements are ranked to keep the first ones;
+    the rest (nearly all: a payment has fewer properties than that) are kept whole
+    with no sort.
     """
-    sid = STATEMENT_ID_SQL
-    return f"""
-        WITH want AS (SELECT DISTINCT cid, kind FROM {ident(steps)}),
-        picked AS (
-          SELECT w.cid, w.kind, s.entity_id, s.prop, s.value, s.dataset, s.lang,
-                 s.external, s.source_id, s.source_row,
-                 row_number() OVER (
-                   PARTITION BY w.cid, w.kind
-                   ORDER BY s.prop, s.value, s.source_row NULLS LAST, s.source_id,
-                            s.entity_id, s.dataset, s.lang NULLS FIRST, s.external
-                 ) AS n
-          FROM want w
-          JOIN {ident(props)} p ON p.kind = w.kind
-          JOIN statements s ON s.canonical_id = w.cid AND s.prop = p.prop
-          QUALIFY n <= ?
-        ),
-        ranked AS (
-          SELECT {sid} AS statement_id, entity_id, prop, value, source_id, source_row,
-                 cid, kind, n
-          FROM picked
+    props = kind_props()  # noqa: F841 - read by name
+    hits, big = "_ev_hits", "_ev_big"
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {hits} AS
+            SELECT w.cid, w.kind, s.entity_id, s.prop, s.value, s.dataset, s.lang, s.external,
+                   s.source_id, s.source_row
+            FROM (SELECT DISTINCT cid, kind FROM {ident(want)}) w
+            JOIN statements s ON s.canonical_id = w.cid
+            JOIN props p ON p.kind = w.kind AND p.prop = s.prop
+            """
         )
-        SELECT st.finding_id, st.step, r.statement_id, r.entity_id, r.prop, r.value,
-               src.name AS source, r.source_row, r.n
-        FROM {ident(steps)} st
-        JOIN ranked r ON r.cid = st.cid AND r.kind = st.kind
-        LEFT JOIN sources src ON src.source_id = r.source_id
-        """
-
-
-def register_evidence_inputs(store: Store, findings: Sequence[Finding]) -> tuple[str, str]:
-    """Register the steps wanting evidence and the kinds' properties; their names."""
-    store.con.complete()
-    store.con.register("_ev_steps", wanting_evidence(findings))
-    store.con.register("_ev_props", kind_props())
-    return "_ev_steps", "_ev_props"
-
-
-def unregister_evidence_inputs(store: Store) -> None:
-    store.con.complete()
-    for name in ("_ev_steps", "_ev_props"):
-        store.con.unregister(name)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {big} AS SELECT cid, kind FROM {hits} "
+            "GROUP BY cid, kind HAVING count(*) > ?",
+            [per_step],
+        )
+        yield con.sql(
+            f"""
+            WITH picked AS (
+              SELECT h.* FROM {hits} h ANTI JOIN {big} b ON b.cid = h.cid AND b.kind = h.kind
+              UNION ALL
+              SELECT * FROM (
+                SELECT h.* FROM {hits} h SEMI JOIN {big} b ON b.cid = h.cid AND b.kind = h.kind
+              )
+              QUALIFY row_number() OVER (
+                PARTITION BY cid, kind
+                ORDER BY prop, value, source_row NULLS LAST, source_id, entity_id, dataset,
+                         lang NULLS FIRST, external
+              ) <= ?
+            ),
+            ided AS (SELECT *, {STATEMENT_ID_SQL} AS statement_id FROM picked)
+            SELECT w.finding_id, w.step, i.statement_id, i.entity_id, i.prop, i.value,
+                   src.name AS source, i.source_row, CAST(NULL AS BIGINT) AS ord
+            FROM {ident(want)} w
+            JOIN ided i ON i.cid = w.cid AND i.kind = w.kind
+            LEFT JOIN sources src ON src.source_id = i.source_id
+            """,
+            params=[per_step],
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {big}")
+        con.execute(f"DROP TABLE IF EXISTS {hits}")
 
 
 def fill_evidence(
@@ -233,14 +259,13 @@ def fill_evidence(
 ) -> list[Finding]:
     """The findings with the default evidence on every step that had none (what
     writing them stores, for a run that does not write)."""
-    steps, props = register_evidence_inputs(store, findings)
-    try:
-        sql = f"SELECT * FROM ({default_evidence_sql(steps, props)}) ORDER BY finding_id, step, n"
-        rows = store.con.execute(sql, [per_step]).fetchall()
-    finally:
-        unregister_evidence_inputs(store)
+    want = wanting_evidence(findings)  # noqa: F841 - read by name
     found: dict[tuple[str, int], list[Evidence]] = {}
-    for fid, i, sid, eid, prop, value, source, row, _ in rows:
+    with store.scratch() as scratch:
+        scratch.execute("CREATE TEMP TABLE _ev_want AS SELECT * FROM want")
+        with default_evidence(scratch, "_ev_want", per_step) as rows:
+            ordered = rows.order(f"finding_id, step, {EVIDENCE_ORDER}").fetchall()
+    for fid, i, sid, eid, prop, value, source, row, _ in ordered:
         found.setdefault((fid, int(i)), []).append(_evidence(sid, eid, prop, value, source, row))
     out = []
     for f in findings:

@@ -5,7 +5,7 @@ resolve or ingest), runs every registered detector (or those named in ``only``) 
 its parameters, and replaces the findings of the detectors that ran in the
 ``findings``, ``finding_steps`` and ``finding_evidence`` tables, in one transaction.
 
->>> from shadowtrace.store import Store
+>>> from shadowtrace.store import Store, streamed
 >>> with Store.open(":memory:") as store:
 ...     report = detect(store)
 >>> report.total
@@ -14,32 +14,33 @@ its parameters, and replaces the findings of the detectors that ran in the
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, RunCache, check_params
 from shadowtrace.detect.evidence import (
-    PER_STEP,
-    WANTING_SCHEMA,
-    default_evidence_sql,
+    WANTING_SQL,
+    default_evidence,
     fill_evidence,
     kind_props,
-    wanting_evidence,
 )
 from shadowtrace.detect.finding import Finding
 from shadowtrace.detect.registry import detectors
 from shadowtrace.errors import ConfigError, NotFound
 from shadowtrace.graph import ensure_edges
-from shadowtrace.store import Store
+from shadowtrace.store import Store, streamed
 from shadowtrace.store.sql import ident
 
 __all__ = ["DetectReport", "DetectorRun", "FindingColumns", "detect", "write_findings"]
@@ -147,6 +148,50 @@ def detect(
     report.edges = graph.edges
     cache = RunCache()
     columns = FindingColumns()
+    with _cycles_uncollected():
+        _run_detectors(store, registry, names, checked, cache, columns, report, stage, write, keep)
+        del cache  # its memoised tables, before the findings are written
+        t0 = time.perf_counter()
+        if write:
+            report.run_id = write_findings(store, columns, names)
+        else:
+            report.findings = fill_evidence(store, report.findings)
+        report.write_seconds = round(time.perf_counter() - t0, 3)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+@contextmanager
+def _cycles_uncollected() -> Iterator[None]:
+    """Python's cycle collector paused for the run, and run once after it.
+
+    Detectors make millions of small objects (rows, steps, findings) that hold no
+    cycles, which reference counting frees. Left on, the collector walks every live
+    object again and again as they are made: on a world of ten million transactions
+    that was about 40 s of a run of under 200 s.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
+def _run_detectors(
+    store: Store,
+    registry: Mapping[str, Any],
+    names: list[str],
+    checked: Mapping[str, dict[str, Any]],
+    cache: RunCache,
+    columns: FindingColumns,
+    report: DetectReport,
+    stage: Callable[[str], None] | None,
+    write: bool,
+    keep: bool,
+) -> None:
     for name in names:
         if stage:
             stage(name)
@@ -170,28 +215,19 @@ def detect(
             report.findings.extend(found)
         del found
         log.info("%s: %d findings in %.1f s", name, run.findings, run.seconds)
-    t0 = time.perf_counter()
-    if write:
-        report.run_id = write_findings(store, columns, names)
-    else:
-        report.findings = fill_evidence(store, report.findings)
-    report.write_seconds = round(time.perf_counter() - t0, 3)
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
 
 
 class FindingColumns:
     """Findings as Arrow columns, gathered detector by detector: the rows of the
-    ``findings``, ``finding_steps`` and ``finding_evidence`` tables, and the steps
-    that still want their default evidence. A finding id seen before (the same
-    finding twice, from one detector or two) keeps its first."""
+    ``findings``, ``finding_steps`` and ``finding_evidence`` tables (the evidence the
+    detectors gave). A finding id seen before (the same finding twice, from one
+    detector or two) keeps its first."""
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
         self.findings: list[pa.Table] = []
         self.steps: list[pa.Table] = []
         self.evidence: list[pa.Table] = []
-        self.wanting: list[pa.Table] = []
 
     def add(self, detector: str, found: Iterable[Finding]) -> None:
         kept = []
@@ -203,6 +239,7 @@ class FindingColumns:
         # row when a detector returns hundreds of thousands of findings
         step_rows = [(f.id, i, s) for f in kept for i, s in enumerate(f.steps)]
         evidence_rows = [(fid, i, e) for fid, i, s in step_rows for e in s.evidence]
+        places = [k for _, _, s in step_rows for k in range(len(s.evidence))]
         findings = {
             "finding_id": [f.id for f in kept],
             "typology": [f.typology for f in kept],
@@ -215,8 +252,8 @@ class FindingColumns:
         }
         self.findings.append(pa.Table.from_pydict(findings, schema=_FINDINGS_SCHEMA))
         self.steps.append(_attribute_table(step_rows, _STEPS_SCHEMA))
-        self.evidence.append(_attribute_table(evidence_rows, _EVIDENCE_SCHEMA))
-        self.wanting.append(wanting_evidence(kept))
+        evidence = _attribute_table(evidence_rows, _EVIDENCE_SCHEMA.remove(8))
+        self.evidence.append(evidence.append_column("ord", pa.array(places, pa.int64())))
 
 
 def _attribute_table(rows: list[tuple[str, int, Any]], schema: pa.Schema) -> pa.Table:
@@ -238,59 +275,66 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
 def write_findings(store: Store, columns: FindingColumns, names: list[str]) -> int:
     """Replace the findings of detectors ``names`` with ``columns``, in one transaction.
 
-    Steps without evidence get their default evidence here, in one query
-    (:func:`~shadowtrace.detect.evidence.default_evidence_sql`)."""
+    Steps without evidence get their default evidence
+    (:func:`~shadowtrace.detect.evidence.default_evidence`), gathered on a scratch
+    connection before the transaction begins and streamed into it."""
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     # Read by their Python names (DuckDB's replacement scan): an Arrow table
     # registered inside the transaction would be kept until it ends.
     new_findings = _concat(columns.findings, _FINDINGS_SCHEMA)
     new_steps = _concat(columns.steps, _STEPS_SCHEMA)
     new_evidence = _concat(columns.evidence, _EVIDENCE_SCHEMA)
-    ev_steps = _concat(columns.wanting, WANTING_SCHEMA)
-    ev_props = kind_props()
-    with store.transaction() as con:
-        run_id = store.next_id("runs", "run_id")
-        con.execute(
-            "INSERT INTO runs (run_id, command, started_at, finished_at, status, args) "
-            "VALUES (?, 'detect', ?, ?, 'ok', ?)",
-            [run_id, now, now, json.dumps({"detectors": names})],
-        )
-        marks = ", ".join("?" for _ in names)
-        if names:
-            for table in ("finding_evidence", "finding_steps"):
-                delete = (
-                    f"DELETE FROM {ident(table)} WHERE finding_id IN "
-                    f"(SELECT finding_id FROM findings WHERE detector IN ({marks}))"
-                )
-                con.execute(delete, names)
-            delete = f"DELETE FROM findings WHERE detector IN ({marks})"
-            con.execute(delete, names)
-        # a finding id another detector already wrote is replaced by this run's
-        if new_findings.num_rows:
-            for table in ("finding_evidence", "finding_steps", "findings"):
-                delete = (
-                    f"DELETE FROM {ident(table)} WHERE finding_id IN "
-                    "(SELECT finding_id FROM new_findings)"
-                )
-                con.execute(delete)
+    columns.findings, columns.steps, columns.evidence = [], [], []
+    props = kind_props()  # noqa: F841 - read by name
+    with store.scratch() as scratch:
+        wanting = WANTING_SQL.format(props="props", steps="new_steps", given="new_evidence")
+        scratch.execute(f"CREATE TEMP TABLE _ev_want AS {wanting}")
+        with default_evidence(scratch, "_ev_want") as defaults, store.transaction() as con:
+            run_id = store.next_id("runs", "run_id")
             con.execute(
-                "INSERT INTO findings SELECT finding_id, typology, score, title, explanation, "
-                "entities, CAST(metrics AS JSON), detector, ?, ? FROM new_findings",
-                [run_id, now],
+                "INSERT INTO runs (run_id, command, started_at, finished_at, status, args) "
+                "VALUES (?, 'detect', ?, ?, 'ok', ?)",
+                [run_id, now, now, json.dumps({"detectors": names})],
             )
-        if new_steps.num_rows:
-            con.execute("INSERT INTO finding_steps SELECT * FROM new_steps")
-        if new_evidence.num_rows:
-            con.execute("INSERT INTO finding_evidence SELECT * FROM new_evidence")
-        if ev_steps.num_rows:
-            query = default_evidence_sql("ev_steps", "ev_props")
-            insert = (
-                "INSERT INTO finding_evidence SELECT finding_id, step, statement_id, entity_id, "
-                f"prop, value, source, source_row FROM ({query}) ORDER BY finding_id, step, n"
-            )
-            con.execute(insert, [PER_STEP])
-    del new_findings, new_steps, new_evidence, ev_steps, ev_props  # read above by name
+            _delete_findings(con, names, new_findings)
+            if new_findings.num_rows:
+                con.execute(
+                    "INSERT INTO findings SELECT finding_id, typology, score, title, "
+                    "explanation, entities, CAST(metrics AS JSON), detector, ?, ? "
+                    "FROM new_findings",
+                    [run_id, now],
+                )
+            if new_steps.num_rows:
+                con.execute("INSERT INTO finding_steps BY NAME SELECT * FROM new_steps")
+            if new_evidence.num_rows:
+                con.execute("INSERT INTO finding_evidence BY NAME SELECT * FROM new_evidence")
+            with streamed(defaults) as rows:  # noqa: F841 - read by name
+                con.execute("INSERT INTO finding_evidence BY NAME SELECT * FROM rows")
+    del new_findings, new_steps, new_evidence  # read above by name
     return run_id
+
+
+def _delete_findings(
+    con: duckdb.DuckDBPyConnection, names: list[str], new_findings: pa.Table
+) -> None:
+    """Delete the findings of detectors ``names``, and those that are about to be
+    written again (a finding id another detector wrote before is this run's now)."""
+    marks = ", ".join("?" for _ in names)
+    if names:
+        for table in ("finding_evidence", "finding_steps"):
+            delete = (
+                f"DELETE FROM {ident(table)} WHERE finding_id IN "
+                f"(SELECT finding_id FROM findings WHERE detector IN ({marks}))"
+            )
+            con.execute(delete, names)
+        con.execute(f"DELETE FROM findings WHERE detector IN ({marks})", names)
+    if new_findings.num_rows:  # read by name below
+        for table in ("finding_evidence", "finding_steps", "findings"):
+            delete = (
+                f"DELETE FROM {ident(table)} WHERE finding_id IN "
+                "(SELECT finding_id FROM new_findings)"
+            )
+            con.execute(delete)
 
 
 _FINDINGS_SCHEMA = pa.schema(
@@ -329,5 +373,6 @@ _EVIDENCE_SCHEMA = pa.schema(
         ("value", pa.string()),
         ("source", pa.string()),
         ("source_row", pa.int64()),
+        ("ord", pa.int64()),
     ]
 )

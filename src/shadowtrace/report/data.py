@@ -26,6 +26,7 @@ from typing import Any
 from followthemoney import registry
 
 from shadowtrace import __version__
+from shadowtrace.detect.evidence import EVIDENCE_ORDER
 from shadowtrace.report.context import ReportContext, ReportOptions, clip
 from shadowtrace.store import Store
 from shadowtrace.store.views import STATEMENT_ID_SQL
@@ -463,7 +464,7 @@ def _evidence(
         f"""
         WITH fe AS (
           SELECT fe.*, row_number() OVER (
-                   PARTITION BY fe.finding_id, fe.step ORDER BY fe.rowid) AS n,
+                   PARTITION BY fe.finding_id, fe.step ORDER BY {EVIDENCE_ORDER}) AS n,
                  count(*) OVER (PARTITION BY fe.finding_id, fe.step) AS total
           FROM finding_evidence fe JOIN (SELECT unnest(?) AS id) q ON q.id = fe.finding_id
         ),

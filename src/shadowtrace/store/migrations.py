@@ -379,4 +379,19 @@ RAW_IDS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL, JUDGEMENTS, FINDINGS, GRAPH, PLANS, RAW_IDS)
+EVIDENCE_ORDER = Migration(
+    7,
+    "finding evidence: the order a detector gave each step's evidence",
+    (
+        # ``ord`` orders the evidence a detector gave a step as it gave it; the
+        # evidence chosen by default for a step has none and is shown by property and
+        # value. Evidence written before kept its order in the rowid, which orders it
+        # just as well (no window over a table of tens of millions of rows).
+        "ALTER TABLE finding_evidence ADD COLUMN ord BIGINT",
+        "UPDATE finding_evidence SET ord = rowid",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    INITIAL, JUDGEMENTS, FINDINGS, GRAPH, PLANS, RAW_IDS, EVIDENCE_ORDER,
+)  # fmt: skip

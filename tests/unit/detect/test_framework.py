@@ -14,6 +14,7 @@ import pytest
 from shadowtrace import registry as plugin_registry
 from shadowtrace.detect.base import DetectContext, Param, check_params
 from shadowtrace.detect.commands import parse_params
+from shadowtrace.detect.evidence import EVIDENCE_ORDER
 from shadowtrace.detect.finding import Evidence, Finding, Step
 from shadowtrace.detect.registry import detectors, get_detector
 from shadowtrace.detect.run import detect
@@ -43,12 +44,14 @@ class Planted:
             ev = ctx.store.con.execute(
                 "SELECT s.id, s.entity_id, s.prop, s.value, src.name, s.source_row "
                 "FROM ftm_statements s JOIN sources src ON src.source_id = s.source_id "
-                "WHERE s.canonical_id = ? AND s.prop = 'amount'",
+                "WHERE s.canonical_id = ? AND s.prop IN ('amount', 'currency', 'date') "
+                "ORDER BY s.prop DESC",  # an order of its own, kept as given
                 [edge_id],
             ).fetchall()
             step = Step("payment", source, target, "rejected", entity_id=edge_id,
                         evidence=tuple(Evidence(*e) for e in ev))  # fmt: skip
-            out.append(Finding.make("planted", 0.5, f"{amount}", (source, target), (step,)))
+            bare = Step("party", target, target, "the beneficiary", entity_id=target)
+            out.append(Finding.make("planted", 0.5, f"{amount}", (source, target), (step, bare)))
         return out
 
 
@@ -188,13 +191,38 @@ def test_third_party_detector_is_picked_up(plugin: None, store: Store, tmp_path:
     assert report.total == 1
     rows = store.con.execute(
         "SELECT f.typology, e.prop, e.value, e.source, e.source_row FROM findings f "
-        "JOIN finding_evidence e USING (finding_id)"
+        "JOIN finding_evidence e USING (finding_id) WHERE e.step = 0 ORDER BY e.ord"
     ).fetchall()
     assert [(t, p, v, Path(src).name, row) for t, p, v, src, row in rows] == [
-        ("planted", "amount", "1000", "world.ijson", 3)
+        ("planted", "date", "2024-01-01", "world.ijson", 3),
+        ("planted", "currency", "CNY", "world.ijson", 3),
+        ("planted", "amount", "1000", "world.ijson", 3),
     ]
     with pytest.raises(ConfigError):
         detect(store, only=["planted"], params={"planted": {"min_amount": -1}})
+
+
+def test_a_detectors_evidence_keeps_its_order_and_a_bare_step_gets_the_default(
+    plugin: None, store: Store, tmp_path: Path
+) -> None:
+    world(store, tmp_path)
+    detect(store, only=["planted"])
+    rows = store.con.execute(
+        f"SELECT step, ord, prop, value FROM finding_evidence ORDER BY step, {EVIDENCE_ORDER}"
+    ).fetchall()
+    assert [(o, p) for s, o, p, _ in rows if s == 0] == [
+        (0, "date"),
+        (1, "currency"),
+        (2, "amount"),
+    ]
+    party = [(o, p, v) for s, o, p, v in rows if s == 1]
+    assert {p for _, p, _ in party} == {"name", "address", "country"}
+    assert all(o is None for o, _, _ in party)
+    assert [(p, v) for _, p, v in party] == sorted((p, v) for _, p, v in party)
+    # a run that does not write gives the same evidence, in the same order
+    (finding,) = detect(store, only=["planted"], write=False).findings
+    shown = [(i, e.prop, e.value) for i, s in enumerate(finding.steps) for e in s.evidence]
+    assert shown == [(s, p, v) for s, _, p, v in rows]
 
 
 def test_a_plugin_that_is_not_a_detector_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
