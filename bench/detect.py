@@ -148,6 +148,8 @@ def main() -> None:
     parser.add_argument("--speed", type=int, default=0, help="transactions of the speed world")
     parser.add_argument("--fresh", action="store_true", help="simulate and build again")
     args = parser.parse_args()
+    if args.scenarios == ["none"]:
+        args.scenarios = []
     work = WORK / "detect"
     if args.fresh and work.exists():
         shutil.rmtree(work)

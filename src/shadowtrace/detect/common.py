@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -36,6 +37,9 @@ __all__ = [
     "register",
     "to_usd",
     "unregister",
+    "value_shifts",
+    "value_sql",
+    "value_width",
     "window_shifts",
 ]
 
@@ -58,6 +62,45 @@ def window_shifts(lo: int, hi: int, width: int) -> list[int]:
     [-1, 0, 1, 2]
     """
     return list(range(lo // width, -(-hi // width) + 1))
+
+
+def value_sql(amount: str) -> str:
+    """The band of ``amount`` (an SQL expression, above zero) on a log scale, for bands
+    ``?`` wide (:func:`value_width`): an equality key that lets a join "worth about the
+    same" be a hash join too (:func:`value_shifts`).
+
+    >>> value_sql("x.usd")
+    'CAST(floor(ln(x.usd) / ?) AS BIGINT)'
+    """
+    return f"CAST(floor(ln({amount}) / ?) AS BIGINT)"
+
+
+def value_width(lo: float, hi: float) -> float:
+    """The width of value bands for ratios from ``lo`` to ``hi``: the band's own width on
+    a log scale, so a ratio in it spans about three bands. A ``lo`` at or below zero
+    (a tolerance of 100 % or more) is taken as a billionth: a band wide enough to
+    hold every amount; so is a band with no width or no positive ratio in it."""
+    if hi <= 0:
+        return 1.0
+    return max(math.log(hi / max(lo, 1e-9)), 1e-6)
+
+
+def value_shifts(lo: float, hi: float, width: float) -> list[int]:
+    """The shifts between the value bands (:func:`value_sql`, ``width`` wide) of two
+    amounts whose ratio is between ``lo`` and ``hi``: join on ``x.vb = r.vb + shift``
+    for each, then test the ratio. The band's edges are widened by a rounding error;
+    a band with no positive ratio in it needs no shift (amounts are above zero).
+
+    >>> value_shifts(0.96, 1.04, value_width(0.96, 1.04))
+    [-1, 0, 1]
+    >>> value_shifts(1.04, 1.19, value_width(0.96, 1.04))
+    [0, 1, 2, 3]
+    """
+    if hi <= 0:
+        return []
+    a = math.log(max(lo, 1e-9)) - 1e-9
+    b = math.log(hi) + 1e-9
+    return list(range(math.floor(a / width), math.ceil(b / width) + 1))
 
 
 #: Units of each currency per US dollar: mid rates over 2023 to mid-2025, rounded. Rates

@@ -33,6 +33,9 @@ from shadowtrace.detect.common import (
     fx_table,
     money,
     unregister,
+    value_shifts,
+    value_sql,
+    value_width,
     window_shifts,
 )
 from shadowtrace.detect.finding import Finding, Step
@@ -84,6 +87,10 @@ class PassThrough:
         # within that many days is in the same window or a neighbouring one, so the
         # pairs join on (party, window) and a hub's payments months apart never meet.
         window = max(1, int(p["max_dwell_days"]))
+        # ... and on the band of their value (``vb``), so a hub's payments of other
+        # sizes never meet either
+        lo, hi = 1 - fee_hi - tol, 1 - fee_lo + tol
+        vwidth = value_width(lo, hi)
         try:
             sql = f"""
                 CREATE OR REPLACE TEMP TABLE _pt_pay AS
@@ -91,13 +98,13 @@ class PassThrough:
                        e.amount / fx.per_usd AS usd,
                        coalesce(e.source_account, e.source) AS src_key,
                        coalesce(e.target_account, e.target) AS dst_key,
-                       {WINDOW_SQL} AS wk
+                       {WINDOW_SQL} AS wk, {value_sql("e.amount / fx.per_usd")} AS vb
                 FROM edges e JOIN {ident(fx)} fx ON fx.currency = e.currency
                 WHERE e.kind = 'payment' AND e.amount > 0 AND e.date IS NOT NULL
                   AND coalesce(e.status, '') NOT IN ('rejected', 'returned', 'cancelled')
                   AND e.source <> e.target
                 """
-            con.execute(sql, [window])
+            con.execute(sql, [window, vwidth])
             con.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE _pt_pairs AS
@@ -105,8 +112,11 @@ class PassThrough:
                   SELECT i.dst_key AS x, i.target AS party, i.edge_id AS in_id,
                          o.edge_id AS out_id, i.source AS payer, o.target AS payee,
                          1 - o.usd / i.usd AS fee, datediff('day', i.date, o.date) AS gap
-                  FROM (SELECT *, wk + unnest(?::BIGINT[]) AS owk FROM _pt_pay) i
-                  JOIN _pt_pay o ON o.src_key = i.dst_key AND o.wk = i.owk
+                  FROM (
+                    SELECT *, vb + unnest(?::BIGINT[]) AS ovb
+                    FROM (SELECT *, wk + unnest(?::BIGINT[]) AS owk FROM _pt_pay)
+                  ) i
+                  JOIN _pt_pay o ON o.src_key = i.dst_key AND o.wk = i.owk AND o.vb = i.ovb
                   WHERE o.dst_key <> i.src_key AND o.target <> i.source
                     AND abs(datediff('day', i.date, o.date)) <= ?
                     AND o.usd / i.usd BETWEEN 1 - ? - CASE WHEN o.currency = i.currency
@@ -123,6 +133,7 @@ class PassThrough:
                 WHERE ra = 1 AND rb = 1
                 """,
                 [
+                    value_shifts(lo, hi, vwidth),
                     window_shifts(-window, window, window),
                     p["max_dwell_days"],
                     fee_hi,

@@ -32,6 +32,9 @@ from shadowtrace.detect.common import (
     fx_table,
     money,
     unregister,
+    value_shifts,
+    value_sql,
+    value_width,
     window_shifts,
 )
 from shadowtrace.detect.finding import Finding, Step
@@ -92,16 +95,23 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
     width = max(1, out_days, int(in_hi) - int(in_lo))
     out_shifts = window_shifts(0, out_days, width)
     in_shifts = window_shifts(int(in_lo), int(in_hi), width)
+    # ... and an in-leg only the payments worth about the same (``vb``: the value's
+    # band), so a beneficiary that receives thousands of payments a month is not
+    # joined with all of them
+    near = tol + fxtol
+    vwidth = value_width(1 - near, 1 + near)
+    in_values = value_shifts(1 - near, 1 + near, vwidth)
     try:
         sql = f"""
             CREATE OR REPLACE TEMP TABLE _rr_pay AS
             SELECT e.edge_id, e.source, e.target, e.source_account, e.target_account, e.date,
                    e.amount, e.currency, e.amount / fx.per_usd AS usd,
-                   coalesce(e.status, '') IN ({marks}) AS rejected, {WINDOW_SQL} AS wk
+                   coalesce(e.status, '') IN ({marks}) AS rejected, {WINDOW_SQL} AS wk,
+                   {value_sql("e.amount / fx.per_usd")} AS vb
             FROM edges e JOIN {ident(fx)} fx ON fx.currency = e.currency
             WHERE e.kind = 'payment' AND e.date IS NOT NULL AND e.amount > 0
             """
-        con.execute(sql, [*REJECTED, width])
+        con.execute(sql, [*REJECTED, width, vwidth])
         # the candidates of each rejected payment, by payer (or payer's account) and by
         # beneficiary (or beneficiary's account): equality joins, which scale
         con.execute("CREATE OR REPLACE TEMP TABLE _rr_rej AS SELECT * FROM _rr_pay WHERE rejected")
@@ -142,15 +152,21 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
         )  # fmt: skip
         con.execute(shifted, [in_shifts])
         con.execute(
+            "CREATE OR REPLACE TEMP TABLE _rr_rejw AS "
+            "SELECT *, vb + unnest(?::BIGINT[]) AS ovb FROM _rr_rejw",
+            [in_values],
+        )
+        con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _rr_in AS
             WITH x AS (
               SELECT r.edge_id AS rid, x.edge_id FROM _rr_rejw r
-              JOIN _rr_pay x ON x.target = r.target AND x.wk = r.owk
+              JOIN _rr_pay x ON x.target = r.target AND x.wk = r.owk AND x.vb = r.ovb
               WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN ? AND ?
               UNION
               SELECT r.edge_id, x.edge_id FROM _rr_rejw r
               JOIN _rr_pay x ON x.target_account = r.target_account AND x.wk = r.owk
+                AND x.vb = r.ovb
               WHERE NOT x.rejected AND datediff('day', r.date, x.date) BETWEEN ? AND ?
             ), c AS (
               SELECT r.edge_id AS rid, x.edge_id, x.source AS node, x.date,
