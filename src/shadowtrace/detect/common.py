@@ -182,10 +182,12 @@ def chpl_codes() -> frozenset[str]:
 
 
 def fetch(store: Store, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """Rows of a query as dictionaries."""
-    cur = store.con.execute(sql, list(params))
-    cols = [d[0] for d in cur.description or ()]
-    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    """Rows of a query as dictionaries (made from Arrow columns: about twice as fast as
+    from rows, for the hundreds of thousands of rows a detector can read)."""
+    rows: list[dict[str, Any]] = (
+        store.con.sql(sql, params=list(params)).to_arrow_table().to_pylist()
+    )
+    return rows
 
 
 def money(amount: float | None, currency: str | None) -> str:

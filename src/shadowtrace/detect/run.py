@@ -5,7 +5,7 @@ resolve or ingest), runs every registered detector (or those named in ``only``) 
 its parameters, and replaces the findings of the detectors that ran in the
 ``findings``, ``finding_steps`` and ``finding_evidence`` tables, in one transaction.
 
->>> from shadowtrace.store import Store, streamed
+>>> from shadowtrace.store import Store
 >>> with Store.open(":memory:") as store:
 ...     report = detect(store)
 >>> report.total
