@@ -209,7 +209,7 @@ def default_evidence(
     with no sort.
     """
     props = kind_props()  # noqa: F841 - read by name
-    hits, big = "_ev_hits", "_ev_big"
+    hits, big = ident("_ev_hits"), ident("_ev_big")
     try:
         con.execute(
             f"""
@@ -250,8 +250,9 @@ def default_evidence(
             params=[per_step],
         )
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {big}")
-        con.execute(f"DROP TABLE IF EXISTS {hits}")
+        for table in (big, hits):
+            drop = f"DROP TABLE IF EXISTS {table}"
+            con.execute(drop)
 
 
 def fill_evidence(

@@ -287,8 +287,11 @@ def write_findings(store: Store, columns: FindingColumns, names: list[str]) -> i
     columns.findings, columns.steps, columns.evidence = [], [], []
     props = kind_props()  # noqa: F841 - read by name
     with store.scratch() as scratch:
-        wanting = WANTING_SQL.format(props="props", steps="new_steps", given="new_evidence")
-        scratch.execute(f"CREATE TEMP TABLE _ev_want AS {wanting}")
+        wanting = WANTING_SQL.format(
+            props=ident("props"), steps=ident("new_steps"), given=ident("new_evidence")
+        )
+        create = f"CREATE TEMP TABLE {ident('_ev_want')} AS {wanting}"
+        scratch.execute(create)
         with default_evidence(scratch, "_ev_want") as defaults, store.transaction() as con:
             run_id = store.next_id("runs", "run_id")
             con.execute(
@@ -327,7 +330,8 @@ def _delete_findings(
                 f"(SELECT finding_id FROM findings WHERE detector IN ({marks}))"
             )
             con.execute(delete, names)
-        con.execute(f"DELETE FROM findings WHERE detector IN ({marks})", names)
+        delete = f"DELETE FROM findings WHERE detector IN ({marks})"
+        con.execute(delete, names)
     if new_findings.num_rows:  # read by name below
         for table in ("finding_evidence", "finding_steps", "findings"):
             delete = (
