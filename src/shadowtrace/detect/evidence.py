@@ -18,14 +18,13 @@ store, never a Python object per statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 
 import duckdb
 import pyarrow as pa
 
-from shadowtrace.detect.finding import Evidence, Finding
+from shadowtrace.detect.finding import Evidence
 from shadowtrace.store import Store
 from shadowtrace.store.sql import ident
 from shadowtrace.store.views import STATEMENT_ID_SQL
@@ -34,13 +33,9 @@ __all__ = [
     "EVIDENCE_ORDER",
     "PER_STEP",
     "STEP_PROPS",
-    "WANTING_SCHEMA",
-    "WANTING_SQL",
     "default_evidence",
     "evidence_for",
-    "fill_evidence",
     "kind_props",
-    "wanting_evidence",
 ]
 
 #: Statements a step gets when its detector gives it none.
@@ -155,68 +150,48 @@ def kind_props() -> pa.Table:
     return pa.table({"kind": pa.array(kinds, pa.string()), "prop": pa.array(props, pa.string())})
 
 
-#: The steps that want their default evidence (:func:`wanting_evidence`).
-WANTING_SCHEMA = pa.schema(
-    [("finding_id", pa.string()), ("step", pa.int32()), ("cid", pa.string()),
-     ("kind", pa.string())]
-)  # fmt: skip
-
-
-def wanting_evidence(findings: Iterable[Finding]) -> pa.Table:
-    """The steps that carry no evidence, as ``(finding_id, step, cid, kind)``: the entity
-    whose statements evidence each, and the kind whose properties are shown (kinds
-    :data:`STEP_PROPS` does not name show the properties of a party)."""
-    cols: dict[str, list[object]] = {"finding_id": [], "step": [], "cid": [], "kind": []}
-    for f in findings:
-        for i, s in enumerate(f.steps):
-            if s.evidence:
-                continue
-            cols["finding_id"].append(f.id)
-            cols["step"].append(i)
-            cols["cid"].append(s.entity_id or s.source)
-            cols["kind"].append(s.kind if s.kind in STEP_PROPS else "party")
-    return pa.Table.from_pydict(cols, schema=WANTING_SCHEMA)
-
-
 #: How a step's evidence is shown: in the order its detector gave it (``ord``), else,
 #: for the evidence chosen by default, by property and value.
 EVIDENCE_ORDER = "ord NULLS LAST, prop, value, source_row NULLS LAST, statement_id"
 
-#: The steps of new ``finding_steps`` rows (relation ``steps``) that have no row in
-#: the new ``finding_evidence`` rows (relation ``given``), shaped like
-#: :data:`WANTING_SCHEMA` (:func:`wanting_evidence` does it for objects).
-WANTING_SQL = """
-    SELECT s.finding_id, s.step, coalesce(nullif(s.entity_id, ''), s.source) AS cid,
-           CASE WHEN s.kind IN (SELECT kind FROM {props}) THEN s.kind ELSE 'party' END AS kind
-    FROM {steps} s
-    ANTI JOIN (SELECT DISTINCT finding_id, step FROM {given}) g
-      ON g.finding_id = s.finding_id AND g.step = s.step
-"""
-
 
 @contextmanager
 def default_evidence(
-    con: duckdb.DuckDBPyConnection, want: str, per_step: int = PER_STEP
+    con: duckdb.DuckDBPyConnection, steps: str, given: str, per_step: int = PER_STEP
 ) -> Iterator[duckdb.DuckDBPyRelation]:
-    """The default evidence of the steps in relation ``want`` (shaped like
-    :data:`WANTING_SCHEMA`), as rows of ``finding_evidence`` with no ``ord``.
+    """The default evidence of the steps in relation ``steps`` (rows of
+    ``finding_steps``) that have none in relation ``given`` (rows of
+    ``finding_evidence``), as rows of ``finding_evidence`` with no ``ord``.
 
-    ``con`` is a scratch connection (:meth:`~shadowtrace.store.Store.scratch`): the
-    statements of each (entity, kind) are gathered once into a temporary table,
+    A step wants the statements of its entity (``entity_id``, else ``source``) about
+    the properties of its kind (a kind :data:`STEP_PROPS` does not name shows those of
+    a party). ``con`` is a scratch connection (:meth:`~shadowtrace.store.Store.scratch`):
+    the statements of each (entity, kind) are gathered once into a temporary table,
     however many steps show it, and dropped when the block ends. Only the (entity,
     kind) with more than ``per_step`` statements are ranked to keep the first ones;
     the rest (nearly all: a payment has fewer properties than that) are kept whole
     with no sort.
     """
     props = kind_props()  # noqa: F841 - read by name
-    hits, big = ident("_ev_hits"), ident("_ev_big")
+    want, hits, big = ident("_ev_want"), ident("_ev_hits"), ident("_ev_big")
     try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {want} AS
+            SELECT s.finding_id, s.step, coalesce(nullif(s.entity_id, ''), s.source) AS cid,
+                   CASE WHEN s.kind IN (SELECT kind FROM props) THEN s.kind ELSE 'party' END
+                     AS kind
+            FROM {ident(steps)} s
+            ANTI JOIN (SELECT DISTINCT finding_id, step FROM {ident(given)}) g
+              ON g.finding_id = s.finding_id AND g.step = s.step
+            """
+        )
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {hits} AS
             SELECT w.cid, w.kind, s.entity_id, s.prop, s.value, s.dataset, s.lang, s.external,
                    s.source_id, s.source_row
-            FROM (SELECT DISTINCT cid, kind FROM {ident(want)}) w
+            FROM (SELECT DISTINCT cid, kind FROM {want}) w
             JOIN statements s ON s.canonical_id = w.cid
             JOIN props p ON p.kind = w.kind AND p.prop = s.prop
             """
@@ -243,36 +218,13 @@ def default_evidence(
             ided AS (SELECT *, {STATEMENT_ID_SQL} AS statement_id FROM picked)
             SELECT w.finding_id, w.step, i.statement_id, i.entity_id, i.prop, i.value,
                    src.name AS source, i.source_row, CAST(NULL AS BIGINT) AS ord
-            FROM {ident(want)} w
+            FROM {want} w
             JOIN ided i ON i.cid = w.cid AND i.kind = w.kind
             LEFT JOIN sources src ON src.source_id = i.source_id
             """,
             params=[per_step],
         )
     finally:
-        for table in (big, hits):
+        for table in (big, hits, want):
             drop = f"DROP TABLE IF EXISTS {table}"
             con.execute(drop)
-
-
-def fill_evidence(
-    store: Store, findings: Sequence[Finding], per_step: int = PER_STEP
-) -> list[Finding]:
-    """The findings with the default evidence on every step that had none (what
-    writing them stores, for a run that does not write)."""
-    want = wanting_evidence(findings)  # noqa: F841 - read by name
-    found: dict[tuple[str, int], list[Evidence]] = {}
-    with store.scratch() as scratch:
-        scratch.execute("CREATE TEMP TABLE _ev_want AS SELECT * FROM want")
-        with default_evidence(scratch, "_ev_want", per_step) as rows:
-            ordered = rows.order(f"finding_id, step, {EVIDENCE_ORDER}").fetchall()
-    for fid, i, sid, eid, prop, value, source, row, _ in ordered:
-        found.setdefault((fid, int(i)), []).append(_evidence(sid, eid, prop, value, source, row))
-    out = []
-    for f in findings:
-        new = tuple(
-            replace(s, evidence=tuple(found.get((f.id, i), ()))) if not s.evidence else s
-            for i, s in enumerate(f.steps)
-        )
-        out.append(replace(f, steps=new))
-    return out

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,13 +30,8 @@ import duckdb
 import pyarrow as pa
 
 from shadowtrace.detect.base import DetectContext, RunCache, check_params
-from shadowtrace.detect.evidence import (
-    WANTING_SQL,
-    default_evidence,
-    fill_evidence,
-    kind_props,
-)
-from shadowtrace.detect.finding import Finding
+from shadowtrace.detect.evidence import EVIDENCE_ORDER, default_evidence
+from shadowtrace.detect.finding import Evidence, Finding
 from shadowtrace.detect.registry import detectors
 from shadowtrace.errors import ConfigError, NotFound
 from shadowtrace.graph import ensure_edges
@@ -155,7 +150,7 @@ def detect(
         if write:
             report.run_id = write_findings(store, columns, names)
         else:
-            report.findings = fill_evidence(store, report.findings)
+            report.findings = _fill_evidence(store, report.findings)
         report.write_seconds = round(time.perf_counter() - t0, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -285,36 +280,67 @@ def write_findings(store: Store, columns: FindingColumns, names: list[str]) -> i
     new_steps = _concat(columns.steps, _STEPS_SCHEMA)
     new_evidence = _concat(columns.evidence, _EVIDENCE_SCHEMA)
     columns.findings, columns.steps, columns.evidence = [], [], []
-    props = kind_props()  # noqa: F841 - read by name
-    with store.scratch() as scratch:
-        wanting = WANTING_SQL.format(
-            props=ident("props"), steps=ident("new_steps"), given=ident("new_evidence")
+    with _defaults(store, new_steps, new_evidence) as defaults, store.transaction() as con:
+        run_id = store.next_id("runs", "run_id")
+        con.execute(
+            "INSERT INTO runs (run_id, command, started_at, finished_at, status, args) "
+            "VALUES (?, 'detect', ?, ?, 'ok', ?)",
+            [run_id, now, now, json.dumps({"detectors": names})],
         )
-        create = f"CREATE TEMP TABLE {ident('_ev_want')} AS {wanting}"
-        scratch.execute(create)
-        with default_evidence(scratch, "_ev_want") as defaults, store.transaction() as con:
-            run_id = store.next_id("runs", "run_id")
+        _delete_findings(con, names, new_findings)
+        if new_findings.num_rows:
             con.execute(
-                "INSERT INTO runs (run_id, command, started_at, finished_at, status, args) "
-                "VALUES (?, 'detect', ?, ?, 'ok', ?)",
-                [run_id, now, now, json.dumps({"detectors": names})],
+                "INSERT INTO findings SELECT finding_id, typology, score, title, "
+                "explanation, entities, CAST(metrics AS JSON), detector, ?, ? "
+                "FROM new_findings",
+                [run_id, now],
             )
-            _delete_findings(con, names, new_findings)
-            if new_findings.num_rows:
-                con.execute(
-                    "INSERT INTO findings SELECT finding_id, typology, score, title, "
-                    "explanation, entities, CAST(metrics AS JSON), detector, ?, ? "
-                    "FROM new_findings",
-                    [run_id, now],
-                )
-            if new_steps.num_rows:
-                con.execute("INSERT INTO finding_steps BY NAME SELECT * FROM new_steps")
-            if new_evidence.num_rows:
-                con.execute("INSERT INTO finding_evidence BY NAME SELECT * FROM new_evidence")
-            with streamed(defaults) as rows:  # noqa: F841 - read by name
-                con.execute("INSERT INTO finding_evidence BY NAME SELECT * FROM rows")
+        if new_steps.num_rows:
+            con.execute("INSERT INTO finding_steps BY NAME SELECT * FROM new_steps")
+        if new_evidence.num_rows:
+            con.execute("INSERT INTO finding_evidence BY NAME SELECT * FROM new_evidence")
+        with streamed(defaults) as rows:  # noqa: F841 - read by name
+            con.execute("INSERT INTO finding_evidence BY NAME SELECT * FROM rows")
     del new_findings, new_steps, new_evidence  # read above by name
     return run_id
+
+
+@contextmanager
+def _defaults(store: Store, steps: pa.Table, given: pa.Table) -> Iterator[duckdb.DuckDBPyRelation]:
+    """The default evidence of the steps in ``steps`` that have none in ``given``
+    (:func:`~shadowtrace.detect.evidence.default_evidence`), gathered on a scratch
+    connection; its rows are read while the block lasts."""
+    with store.scratch() as scratch:
+        # registered on the scratch connection, which commits on its own: nothing
+        # is kept until the store's transaction ends
+        scratch.register("_ev_steps", steps)
+        scratch.register("_ev_given", given)
+        with default_evidence(scratch, "_ev_steps", "_ev_given") as rows:
+            yield rows
+
+
+def _fill_evidence(store: Store, findings: list[Finding]) -> list[Finding]:
+    """The findings with the default evidence on every step that had none: what
+    writing them stores, for a run that does not write."""
+    columns = FindingColumns()
+    columns.add("", findings)
+    steps = _concat(columns.steps, _STEPS_SCHEMA)
+    given = _concat(columns.evidence, _EVIDENCE_SCHEMA)
+    with _defaults(store, steps, given) as rows:
+        ordered = rows.order(f"finding_id, step, {EVIDENCE_ORDER}").fetchall()
+    found: dict[tuple[str, int], list[Evidence]] = {}
+    for fid, i, sid, eid, prop, value, source, row, _ in ordered:
+        found.setdefault((fid, int(i)), []).append(Evidence(sid, eid, prop, value, source, row))
+    return [
+        replace(
+            f,
+            steps=tuple(
+                s if s.evidence else replace(s, evidence=tuple(found.get((f.id, i), ())))
+                for i, s in enumerate(f.steps)
+            ),
+        )
+        for f in findings
+    ]
 
 
 def _delete_findings(

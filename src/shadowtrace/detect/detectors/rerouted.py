@@ -150,11 +150,10 @@ def _reroutes(ctx: DetectContext, p: Mapping[str, Any]) -> list[dict[str, Any]]:
             [p["out_window_days"], p["out_window_days"], fee_lo, tol, tol + fxtol, fee_hi, tol,
              tol + fxtol],
         )  # fmt: skip
-        con.execute(shifted, [in_shifts])
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _rr_rejw AS "
-            "SELECT *, vb + unnest(?::BIGINT[]) AS ovb FROM _rr_rejw",
-            [in_values],
+            "CREATE OR REPLACE TEMP TABLE _rr_rejw AS SELECT *, vb + unnest(?::BIGINT[]) AS ovb "
+            "FROM (SELECT *, wk + unnest(?::BIGINT[]) AS owk FROM _rr_rej)",
+            [in_values, in_shifts],
         )
         con.execute(
             """
