@@ -160,12 +160,20 @@ def _python_ws_class() -> str:
 _EXTRA_SPACES = (0x2028, 0x2029, 0x0A00, 0x1680, 0x202F, 0x205F, 0x3000, *range(0x2000, 0x200B))
 
 
-def _squash_sql(expr: str) -> str:
-    """normality.squash_spaces: drop zero-width characters, collapse white space."""
+@cache
+def _collapse_classes() -> tuple[str, str]:
+    """normality's zero-width characters, and the white space it collapses, as RE2
+    classes (probing the Basic Multilingual Plane takes a tenth of a second: once)."""
     from normality.cleaning import COLLAPSE_REMOVE_RE
 
     remove = _char_class([cp for cp in range(0x10000) if COLLAPSE_REMOVE_RE.match(chr(cp))])
     collapse = _char_class(sorted({*_python_ws(), *_EXTRA_SPACES}))
+    return remove, collapse
+
+
+def _squash_sql(expr: str) -> str:
+    """normality.squash_spaces: drop zero-width characters, collapse white space."""
+    remove, collapse = _collapse_classes()
     removed = f"regexp_replace({expr}, '{remove}', '', 'g')"
     collapsed = f"regexp_replace({removed}, '{collapse}+', ' ', 'g')"
     return f"regexp_replace({collapsed}, '^ +| +$', '', 'g')"
@@ -175,9 +183,7 @@ def _squash_sql(expr: str) -> str:
 def _already_clean_pattern(prop_type: str) -> str:
     """A pattern that any value the cleaning would change matches; values that do
     not match are returned as they are, skipping the rewriting passes."""
-    from normality.cleaning import COLLAPSE_REMOVE_RE
-
-    remove = _char_class([cp for cp in range(0x10000) if COLLAPSE_REMOVE_RE.match(chr(cp))])
+    remove, _ = _collapse_classes()
     # any white space but a plain space, two spaces, a space at either end
     other_ws = _char_class(sorted({*_python_ws(), *_EXTRA_SPACES} - {0x20}))
     parts = [remove, other_ws, "  ", "^ ", " $", "^$"]

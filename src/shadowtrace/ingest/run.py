@@ -290,6 +290,7 @@ def _statements_sql(
     origins: list[str],
     direct: list[int],
     raw: str = "_raw",
+    narrow: bool = False,
 ) -> tuple[str, list[Any]]:
     """The SELECT that makes one row per distinct fact of ``raw`` (``_raw``, or a
     subquery over it).
@@ -303,6 +304,9 @@ def _statements_sql(
     Rows of the mapped sources in ``direct`` whose entity was made from a single
     record of the chunk (``_many`` lists the others) are facts already: the mapping
     wrote each at most once per record and entity. Only the rest is grouped.
+
+    ``narrow`` leaves out the columns that are constants (:func:`_constants`): the
+    reader adds them, so that they do not cross to it row by row.
     """
     params: list[Any] = []
     keys = ["entity_id", "prop", "value", "schema", "prop_type"]
@@ -310,7 +314,7 @@ def _statements_sql(
     if dataset is None:
         keys.append("dataset")
         cols.append("dataset")
-    else:
+    elif not narrow:
         cols.append("?::VARCHAR AS dataset")
         params.append(dataset)
     for flag, name, constant in (
@@ -320,7 +324,7 @@ def _statements_sql(
         if flag:
             keys.append(name)
             cols.append(name)
-        else:
+        elif not narrow:
             cols.append(f"{constant} AS {name}")
     plain = list(cols)
     plain_params = list(params)
@@ -335,16 +339,16 @@ def _statements_sql(
         k = f"{record} * {ORIGIN_SPAN}"
         cols.append("arg_min(origin, k) AS origin")
     plain.append("origin")
-    cols.append(
-        "arg_min(original_value, k) AS original_value"
-        if has_original
-        else "NULL::VARCHAR AS original_value"
-    )
-    plain.append("original_value")
+    if has_original:
+        cols.append("arg_min(original_value, k) AS original_value")
+        plain.append("original_value")
+    elif not narrow:
+        cols.append("NULL::VARCHAR AS original_value")
+        plain.append("original_value")
     if has_seen:
         cols += ["min(first_seen) AS first_seen", "max(last_seen) AS last_seen"]
         plain += ["first_seen", "last_seen"]
-    else:
+    elif not narrow:
         seen = ["NULL::TIMESTAMP AS first_seen", "NULL::TIMESTAMP AS last_seen"]
         cols += seen
         plain += seen
@@ -365,6 +369,23 @@ def _statements_sql(
         f"ANTI JOIN _many m USING (entity_id) WHERE src IN ({srcs}))"
     )
     return sql, params + k_params + k_params + plain_params + k_params
+
+
+def _constants(flags: dict[str, Any]) -> dict[str, str]:
+    """The columns of :func:`_statements_sql` that are one constant for the whole
+    chunk, as SQL for the reader (``$dataset`` is bound to the dataset)."""
+    constants = {}
+    if flags["dataset"] is not None:
+        constants["dataset"] = "$dataset"
+    if not flags["has_lang"]:
+        constants["lang"] = "NULL::VARCHAR"
+    if not flags["has_external"]:
+        constants["external"] = "FALSE"
+    if not flags["has_original"]:
+        constants["original_value"] = "NULL::VARCHAR"
+    if not flags["has_seen"]:
+        constants["first_seen"] = constants["last_seen"] = "NULL::TIMESTAMP"
+    return constants
 
 
 def _raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -704,15 +725,25 @@ def _merge_chunk(
     resolved = bool(con.execute("SELECT 1 FROM resolution LIMIT 1").fetchall())
     canonical = "coalesce(res.canonical_id, t.entity_id)" if resolved else "t.entity_id"
     resolution = "LEFT JOIN resolution res ON res.entity_id = t.entity_id " if resolved else ""
-    insert = (
-        "INSERT INTO statements (entity_id, canonical_id, schema, prop, prop_type, value, "
-        "original_value, dataset, lang, origin, external, first_seen, last_seen, source_id, "
-        "source_row, run_id) "
-        f"SELECT t.entity_id, {canonical}, t.schema, t.prop, "
-        "t.prop_type, t.value, t.original_value, t.dataset, t.lang, t.origin, t.external, "
-        f"coalesce(t.first_seen, ?), coalesce(t.last_seen, t.first_seen, ?), {source_id}, "
-        f"t.k // {ORIGIN_SPAN} % {RECORD_SPAN}, ? FROM {{rows}} t {resolution}"
-    )
+    constants = _constants(flags)
+
+    def insert(rows: str, narrow: bool) -> str:
+        def col(name: str) -> str:
+            return constants[name] if narrow and name in constants else f"t.{name}"
+
+        return (
+            "INSERT INTO statements (entity_id, canonical_id, schema, prop, prop_type, value, "
+            "original_value, dataset, lang, origin, external, first_seen, last_seen, "
+            f"source_id, source_row, run_id) SELECT t.entity_id, {canonical}, t.schema, "
+            f"t.prop, t.prop_type, t.value, {col('original_value')}, {col('dataset')}, "
+            f"{col('lang')}, t.origin, {col('external')}, coalesce({col('first_seen')}, $now), "
+            f"coalesce({col('last_seen')}, {col('first_seen')}, $now), {source_id}, "
+            f"t.k // {ORIGIN_SPAN} % {RECORD_SPAN}, $run FROM {rows} t {resolution}"
+        )
+
+    binds: dict[str, Any] = {"now": now, "run": run_id}
+    if "dataset" in constants:
+        binds["dataset"] = flags["dataset"]
     schemas = w.sql("SELECT entity_id, schema FROM _ent").to_arrow_table()
     if old_entities:
         # The facts of entities the store has already: few, and each may be a repeat,
@@ -723,7 +754,8 @@ def _merge_chunk(
         repeats = w.sql(sql, params=params).to_arrow_table()
         known = "(SELECT * FROM statements WHERE entity_id IN (SELECT entity_id FROM old))"
         inserted = con.execute(
-            insert.format(rows="repeats") + f"ANTI JOIN {known} s ON {key}", [now, now, run_id]
+            insert("repeats", narrow=False) + f"ANTI JOIN {known} s ON {key}",
+            {"now": now, "run": run_id},
         ).fetchall()
         new = int(inserted[0][0])
         report.statements_new += new
@@ -738,9 +770,9 @@ def _merge_chunk(
         del repeats
     # The facts of the chunk's other entities are all new: streamed, read once.
     raw = "(SELECT * FROM _raw ANTI JOIN _old USING (entity_id))" if old_entities else "_raw"
-    sql, params = _statements_sql(**flags, raw=raw)
+    sql, params = _statements_sql(**flags, raw=raw, narrow=True)
     with streamed(w.sql(sql, params=params)) as fresh:  # noqa: F841 - read by name
-        inserted = con.execute(insert.format(rows="fresh"), [now, now, run_id]).fetchall()
+        inserted = con.execute(insert("fresh", narrow=True), binds).fetchall()
     report.statements_new += int(inserted[0][0])
     upgraded = con.execute(
         "SELECT count(*) FROM old o JOIN schemas e USING (entity_id) WHERE o.schema <> e.schema"
