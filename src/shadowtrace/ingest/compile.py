@@ -127,9 +127,9 @@ def _signature(entity: EntitySpec, entities: dict[str, EntitySpec]) -> list[str]
 
 
 def _id_select(
-    entity: EntitySpec, dataset: str, source: str, where: str, signature: list[str]
+    entity: EntitySpec, ent: int, dataset: str, source: str, where: str, signature: list[str]
 ) -> str:
-    """SELECT (_row, origin, schema, entity_id, sig) for one mapping entity, for the
+    """SELECT (_row, ent, entity_id, sig) for mapping entity number ``ent``, for the
     records where it has an id; ``sig`` holds the values of the columns that decide
     the entity's statements.
 
@@ -142,9 +142,7 @@ def _id_select(
     """
     # A 64-bit hash, compared only between rows of the same entity id.
     sig = f"hash({', '.join(ident(c) for c in signature)}) AS sig" if signature else "0 AS sig"
-    head = (
-        f"_row, {string_literal(entity.name)} AS origin, {string_literal(entity.schema)} AS schema"
-    )
+    head = f"_row, {int(ent)} AS ent"
     if entity.id_column is not None:
         col = ident(entity.id_column)
         return (
@@ -248,6 +246,154 @@ def _check_columns(query: QuerySpec, columns: set[str], display: str) -> None:
         )
 
 
+#: An empty relation of the shape step 3 unnests, for a query without values.
+_NO_VALUES = (
+    "SELECT NULL::BIGINT AS _row, NULL::INTEGER AS ent, "
+    "{'slot': NULL::INTEGER, 'vals': NULL::VARCHAR[]} AS v WHERE FALSE"
+)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One property mapping of one mapping entity (or the references and
+    ``namesMentioned`` it makes)."""
+
+    ent: int
+    origin: str
+    schema: str
+    prop: str
+    prop_type: str
+    field: str
+    fmt: str | None = None
+    fuzzy: bool = False
+    value: bool = True  # read from the source (not a reference or a mention)
+
+    @property
+    def limit(self) -> int:
+        return max_value_chars(self.prop_type)
+
+
+def _sql_list(values: Sequence[str | int | bool | None]) -> str:
+    items = []
+    for v in values:
+        if v is None:
+            items.append("NULL")
+        elif isinstance(v, bool):
+            items.append("TRUE" if v else "FALSE")
+        elif isinstance(v, int):
+            items.append(str(int(v)))
+        else:
+            items.append(string_literal(v))
+    return "[" + ", ".join(items) + "]"
+
+
+class _Slots:
+    """Small numbers for what each value of a query is: its mapping entity (``ent``,
+    1-based) and its property mapping (``slot``, 1-based).
+
+    The tables of a query run carry these numbers rather than the names, types and
+    formats they stand for: narrower rows to write and read, and joins on integers.
+    The names come back (``list_extract`` over a constant list) only where they are
+    written out."""
+
+    def __init__(self, query: QuerySpec) -> None:
+        model = get_model()
+        self.entities = list(query.entities)
+        self._ent = {e.name: i + 1 for i, e in enumerate(query.entities)}
+        self.slots: list[_Slot] = []
+        self._values: dict[str, list[tuple[int, PropertySpec]]] = {}
+        self._refs: dict[tuple[str, str], int] = {}
+        self._mentions: dict[str, int] = {}
+        for entity in query.entities:
+            schema = model.get(entity.schema)
+            assert schema is not None
+            for prop in entity.properties:
+                if prop.entity is not None:
+                    slot = self._make(entity, prop.prop, "entity", prop.prop, value=False)
+                    self._refs[(entity.name, prop.prop)] = self._add(slot)
+                    continue
+                model_prop = schema.get(prop.prop)
+                assert model_prop is not None
+                field = ", ".join(prop.refs) if prop.refs else prop.prop
+                fmt = prop.format or model_prop.format
+                slot = self._make(entity, prop.prop, prop.prop_type, field, fmt, prop.fuzzy)
+                self._values.setdefault(entity.name, []).append((self._add(slot), prop))
+            has_refs = any(p.entity is not None for p in entity.properties)
+            if has_refs and schema.get("namesMentioned") is not None:
+                slot = self._make(entity, "namesMentioned", "name", "namesMentioned", value=False)
+                self._mentions[entity.name] = self._add(slot)
+        self._repeatable = _repeatable(query)
+
+    def _make(
+        self,
+        entity: EntitySpec,
+        prop: str,
+        prop_type: str,
+        field: str,
+        fmt: str | None = None,
+        fuzzy: bool = False,
+        value: bool = True,
+    ) -> _Slot:
+        ent = self._ent[entity.name]
+        return _Slot(ent, entity.name, entity.schema, prop, prop_type, field, fmt, fuzzy, value)
+
+    def _add(self, slot: _Slot) -> int:
+        self.slots.append(slot)
+        return len(self.slots)
+
+    def ent(self, name: str) -> int:
+        return self._ent[name]
+
+    def values_of(self, name: str) -> list[tuple[int, PropertySpec]]:
+        """(slot, mapping) of the properties of entity ``name`` read from the source."""
+        return self._values.get(name, [])
+
+    def reference(self, name: str, prop: PropertySpec) -> int:
+        return self._refs[(name, prop.prop)]
+
+    def mentions(self, name: str) -> int | None:
+        """The slot of entity ``name``'s ``namesMentioned``, if it makes one."""
+        return self._mentions.get(name)
+
+    def names_of(self, name: str) -> list[int]:
+        """The slots of entity ``name`` whose values are names."""
+        return [
+            i for i, s in enumerate(self.slots, 1) if s.origin == name and s.prop_type == "name"
+        ]
+
+    def slots_of(self, name: str, prop: str) -> list[int]:
+        return [i for i, s in enumerate(self.slots, 1) if s.origin == name and s.prop == prop]
+
+    def by_type(self, types: frozenset[str] | None) -> list[tuple[str, list[int]]]:
+        """The value slots of each type in ``types`` or, for None, of each type that
+        FtM cleans and SQL does not."""
+        found: dict[str, list[int]] = {}
+        for i, s in enumerate(self.slots, 1):
+            if not s.value:
+                continue
+            wanted = s.prop_type in types if types is not None else needs_python_clean(s.prop_type)
+            if wanted:
+                found.setdefault(s.prop_type, []).append(i)
+        return sorted(found.items())
+
+    def repeatable(self) -> list[int]:
+        """Slots that can hold one value twice in one record (see :func:`_repeatable`)."""
+        return [i for i, s in enumerate(self.slots, 1) if (s.origin, s.prop) in self._repeatable]
+
+    @staticmethod
+    def in_list(slots: Sequence[int]) -> str:
+        return ", ".join(str(int(i)) for i in slots)
+
+    def of(self, attr: str, expr: str, entity: bool = False) -> str:
+        """SQL for attribute ``attr`` of the slot (or, with ``entity``, the mapping
+        entity) numbered by ``expr``."""
+        if entity:
+            values = [e.name if attr == "origin" else getattr(e, attr) for e in self.entities]
+        else:
+            values = [getattr(s, attr) for s in self.slots]
+        return f"list_extract({_sql_list(values)}, {expr})"
+
+
 def run_query(
     con: duckdb.DuckDBPyConnection,
     query: QuerySpec,
@@ -261,7 +407,6 @@ def run_query(
 ) -> None:
     """Map ``source_table`` (records ``rows``, inclusive, if given) through ``query``;
     append to ``_raw``, ``_seen``, ``_rej`` and ``_passed``."""
-    model = get_model()
     colset = set(columns)
     _check_columns(query, colset, display)
     n = _Names(prefix)
@@ -269,187 +414,156 @@ def run_query(
     if rows is not None:
         where = f"_row BETWEEN {int(rows[0])} AND {int(rows[1])} AND {where}"
     src_t = ident(source_table)
+    s = _Slots(query)
 
-    sql = f"INSERT INTO _passed SELECT DISTINCT {src}, _row FROM {src_t} WHERE {where}"
+    sql = f"INSERT INTO _passed SELECT {src}, _row FROM {src_t} WHERE {where}"
     con.execute(sql)
 
     # 2. ids, and for each the first record that makes the same statements (``rep``):
     # the party of a million donations is mapped once, and read from a million rows.
     by_name = {entity.name: entity for entity in query.entities}
     selects = [
-        _id_select(entity, dataset, src_t, where, _signature(entity, by_name))
+        _id_select(entity, s.ent(entity.name), dataset, src_t, where, _signature(entity, by_name))
         for entity in query.entities
     ]
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {n.ids} AS WITH i AS (SELECT * FROM ("
         + " UNION ALL ".join(selects)
-        + ")), r AS (SELECT origin, entity_id, "
-        "sig, min(_row) AS rep FROM i GROUP BY ALL) SELECT i._row, i.origin, i.schema, "
-        "i.entity_id, r.rep FROM i JOIN r USING (origin, entity_id, sig)"
+        + ")), r AS (SELECT ent, entity_id, sig, min(_row) AS rep FROM i GROUP BY ALL) "
+        "SELECT i._row, i.ent, i.entity_id, r.rep FROM i JOIN r USING (ent, entity_id, sig)"
     )
 
-    # 3. raw values of the non-reference properties
+    # 3. raw values of the non-reference properties, read once per entity (its
+    # ``rep`` record); empty values are no values
     selects = []
     for entity in query.entities:
-        schema = model.get(entity.schema)
-        assert schema is not None
-        structs = []
-        for prop in entity.properties:
-            if prop.entity is not None:
-                continue
-            model_prop = schema.get(prop.prop)
-            assert model_prop is not None
-            fmt = prop.format or model_prop.format
-            field = ", ".join(prop.refs) if prop.refs else prop.prop
-            structs.append(
-                "{"
-                f"'prop': {string_literal(prop.prop)}, "
-                f"'prop_type': {string_literal(prop.prop_type)}, "
-                f"'field': {string_literal(field)}, "
-                f"'vals': {_values_sql(prop)}, "
-                f"'fmt': {string_literal(fmt) if fmt else 'NULL::VARCHAR'}, "
-                f"'fuzzy': {'TRUE' if prop.fuzzy else 'FALSE'}"
-                "}"
-            )
+        structs = [
+            f"{{'slot': {slot}, 'vals': {_values_sql(prop)}}}"
+            for slot, prop in s.values_of(entity.name)
+        ]
         if not structs:
             continue
-        origin = string_literal(entity.name)
+        ent = s.ent(entity.name)
         selects.append(
-            f"SELECT _row, {origin} AS origin, unnest([{', '.join(structs)}]) AS v "
+            f"SELECT _row, {ent} AS ent, unnest([{', '.join(structs)}]) AS v "
             f"FROM {src_t} WHERE {where} AND _row IN "
-            f"(SELECT rep FROM {n.ids} WHERE origin = {origin} AND _row = rep)"
+            f"(SELECT rep FROM {n.ids} WHERE ent = {ent} AND _row = rep)"
         )
-    if selects:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {n.vals} AS "
-            f"SELECT u._row, u.origin, u.v.prop AS prop, u.v.prop_type AS prop_type, "
-            f"u.v.field AS field, unnest(u.v.vals) AS raw, u.v.fmt AS fmt, u.v.fuzzy AS fuzzy "
-            f"FROM ({' UNION ALL '.join(selects)}) u"
-        )
-        sql = f"DELETE FROM {n.vals} WHERE raw IS NULL OR raw = ''"
-        con.execute(sql)
-    else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {n.vals} (_row BIGINT, origin VARCHAR, prop VARCHAR, "
-            "prop_type VARCHAR, field VARCHAR, raw VARCHAR, fmt VARCHAR, fuzzy BOOLEAN)"
-        )
-
-    # 4. clean distinct values of the types FtM really cleans
-    python_types = sorted(
-        {
-            t
-            for (t,) in con.execute("SELECT DISTINCT prop_type FROM " + n.vals).fetchall()
-            if needs_python_clean(str(t))
-        }
+    body = " UNION ALL ".join(selects) if selects else _NO_VALUES
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {n.vals} AS SELECT * FROM (SELECT u._row, "
+        "u.ent::UTINYINT AS ent, u.v.slot::USMALLINT AS slot, unnest(u.v.vals) AS raw "
+        f"FROM ({body}) u) WHERE raw <> ''"
     )
+
+    # 4. clean: in SQL for the types ported to it, in Python (once per distinct value)
+    # for the others that FtM really cleans
     cases = [
-        f"WHEN v.prop_type = {string_literal(t)} THEN {clean_sql(t, 'v.raw')}"
-        for t in sorted(SQL_CLEANED_TYPES)
+        f"WHEN v.slot IN ({s.in_list(slots)}) THEN {clean_sql(t, 'v.raw')}"
+        for t, slots in s.by_type(SQL_CLEANED_TYPES)
     ]
+    python = [slot for _, slots in s.by_type(None) for slot in slots]
     join = ""
-    if python_types:
-        types_sql = ", ".join(string_literal(t) for t in python_types)
+    if python:
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {n.tocleanv} AS SELECT prop_type, raw, fmt, fuzzy "
-            f"FROM {n.vals} WHERE prop_type IN ({types_sql})"
+            f"CREATE OR REPLACE TEMP VIEW {n.tocleanv} AS SELECT {s.of('prop_type', 'slot')} "
+            f"AS prop_type, raw, {s.of('fmt', 'slot')} AS fmt, {s.of('fuzzy', 'slot')} AS "
+            f"fuzzy FROM {n.vals} WHERE slot IN ({s.in_list(python)})"
         )
         clean_distinct(con, n.tocleanv, n.cleaned)
         join = (
-            f"LEFT JOIN {n.cleaned} c ON c.prop_type = v.prop_type AND c.raw = v.raw "
-            f"AND c.fmt IS NOT DISTINCT FROM v.fmt AND c.fuzzy = v.fuzzy"
+            f"LEFT JOIN {n.cleaned} c ON c.prop_type = {s.of('prop_type', 'v.slot')} "
+            f"AND c.raw = v.raw AND c.fmt IS NOT DISTINCT FROM {s.of('fmt', 'v.slot')} "
+            f"AND c.fuzzy = {s.of('fuzzy', 'v.slot')}"
         )
-        cases.append(f"WHEN v.prop_type IN ({types_sql}) THEN c.value")
-    value = "CASE " + " ".join(cases) + " ELSE v.raw END"
+        cases.append(f"WHEN v.slot IN ({s.in_list(python)}) THEN c.value")
+    value = "CASE " + " ".join(cases) + " ELSE v.raw END" if cases else "v.raw"
+    # ``ok``: the value can be read as its type and is not too long. The others are
+    # rejected below and never used.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {n.clean} AS SELECT v._row, v.origin, v.prop, v.prop_type, "
-        f"v.field, v.raw, {value} AS value FROM {n.vals} v {join}"
+        f"CREATE OR REPLACE TEMP TABLE {n.clean} AS SELECT *, value IS NOT NULL AND "
+        f"length(value) <= {s.of('limit', 'slot')} AS ok FROM (SELECT v._row, v.ent, v.slot, "
+        f"v.raw, {value} AS value FROM {n.vals} v {join})"
     )
     # Values that cannot be read as their type, or are too long, are rejected, in
     # every record that holds them (not only the first).
-    limit = (
-        f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
-    )
     con.execute(
         f"INSERT INTO _rej SELECT {src}, i._row, b.field, b.reason, b.raw, 'value' FROM ("
-        f"SELECT _row, origin, field, 'cannot be read as ' || prop_type || ' (' || origin || '.' "
-        f"|| prop || ')' AS reason, raw FROM {n.clean} WHERE value IS NULL UNION ALL "
-        f"SELECT _row, origin, field, 'value of ' || length(value) || ' characters is longer "
-        f"than the limit of ' || {limit} || ' (' || origin || '.' || prop || ')' AS reason, "
-        f"left(raw, 1000) || '…' FROM {n.clean} WHERE length(value) > {limit}) b "
-        f"JOIN {n.ids} i ON i.rep = b._row AND i.origin = b.origin"
+        f"SELECT _row, ent, {s.of('field', 'slot')} AS field, CASE WHEN value IS NULL THEN "
+        f"'cannot be read as ' || {s.of('prop_type', 'slot')} || ' (' || "
+        f"{s.of('origin', 'slot')} || '.' || {s.of('prop', 'slot')} || ')' ELSE 'value of ' "
+        f"|| length(value) || ' characters is longer than the limit of ' || "
+        f"{s.of('limit', 'slot')} || ' (' || {s.of('origin', 'slot')} || '.' || "
+        f"{s.of('prop', 'slot')} || ')' END AS reason, CASE WHEN value IS NULL THEN raw "
+        f"ELSE left(raw, 1000) || '…' END AS raw FROM {n.clean} WHERE NOT ok) b "
+        f"JOIN {n.ids} i ON i.rep = b._row AND i.ent = b.ent"
     )
-    sql = f"DELETE FROM {n.clean} WHERE value IS NULL OR length(value) > {limit}"
-    con.execute(sql)
 
     # 5. required properties and references, in dependency order
     for entity in query.entities:
-        origin = string_literal(entity.name)
+        ent = s.ent(entity.name)
         for prop in entity.properties:
             if not prop.required:
                 continue
             if prop.entity is None:
                 con.execute(
-                    f"DELETE FROM {n.ids} i WHERE i.origin = {origin} AND NOT EXISTS ("
-                    f"SELECT 1 FROM {n.clean} c WHERE c._row = i.rep AND c.origin = {origin} "
-                    f"AND c.prop = {string_literal(prop.prop)})"
+                    f"DELETE FROM {n.ids} i WHERE i.ent = {ent} AND NOT EXISTS (SELECT 1 "
+                    f"FROM {n.clean} c WHERE c._row = i.rep AND c.ent = {ent} AND c.ok "
+                    f"AND c.slot IN ({s.in_list(s.slots_of(entity.name, prop.prop))}))"
                 )
             else:
                 con.execute(
-                    f"DELETE FROM {n.ids} i WHERE i.origin = {origin} AND NOT EXISTS ("
+                    f"DELETE FROM {n.ids} i WHERE i.ent = {ent} AND NOT EXISTS ("
                     f"SELECT 1 FROM {n.ids} x WHERE x._row = i._row "
-                    f"AND x.origin = {string_literal(prop.entity)})"
+                    f"AND x.ent = {s.ent(prop.entity)})"
                 )
-        schema = model.get(entity.schema)
-        assert schema is not None
-        mentions = schema.get("namesMentioned") is not None
         for prop in entity.properties:
             if prop.entity is None:
                 continue
-            target = string_literal(prop.entity)
+            target = s.ent(prop.entity)
             con.execute(
-                f"INSERT INTO {n.clean} SELECT e._row, {origin}, {string_literal(prop.prop)}, "
-                f"'entity', {string_literal(prop.prop)}, x.entity_id, x.entity_id "
-                f"FROM {n.ids} e JOIN {n.ids} x ON x._row = e._row AND x.origin = {target} "
-                f"WHERE e.origin = {origin} AND e._row = e.rep"
+                f"INSERT INTO {n.clean} SELECT e._row, {ent}, {s.reference(entity.name, prop)}, "
+                f"x.entity_id, x.entity_id, TRUE FROM {n.ids} e JOIN {n.ids} x "
+                f"ON x._row = e._row AND x.ent = {target} WHERE e.ent = {ent} AND e._row = e.rep"
             )
-            if mentions:
+            mentions = s.mentions(entity.name)
+            names = s.names_of(prop.entity)
+            if mentions is not None and names:
                 con.execute(
-                    f"INSERT INTO {n.clean} SELECT e._row, {origin}, 'namesMentioned', 'name', "
-                    f"'namesMentioned', c.value, c.value "
-                    f"FROM {n.ids} e JOIN {n.ids} x ON x._row = e._row AND x.origin = {target} "
-                    f"JOIN {n.clean} c ON c._row = x.rep AND c.origin = {target} "
-                    f"AND c.prop_type = 'name' WHERE e.origin = {origin} AND e._row = e.rep"
+                    f"INSERT INTO {n.clean} SELECT e._row, {ent}, {mentions}, c.value, "
+                    f"c.value, TRUE FROM {n.ids} e JOIN {n.ids} x ON x._row = e._row "
+                    f"AND x.ent = {target} JOIN {n.clean} c ON c._row = x.rep AND "
+                    f"c.ent = {target} AND c.ok AND c.slot IN ({s.in_list(names)}) "
+                    f"WHERE e.ent = {ent} AND e._row = e.rep"
                 )
 
     # 6. the statements of the entities that were made, each at most once per record
     # (the merge counts on it): only properties that can have several values in one
     # record can repeat one, and only those are made distinct.
-    repeatable = " OR ".join(
-        f"(origin = {string_literal(origin)} AND prop = {string_literal(prop)})"
-        for origin, prop in sorted(_repeatable(query))
-    )
-    clean = n.clean
+    clean = f"(SELECT * FROM {n.clean} WHERE ok)"
+    repeatable = s.in_list(s.repeatable())
     if repeatable:
         clean = (
-            f"(SELECT * FROM {n.clean} WHERE NOT ({repeatable}) UNION ALL "
-            f"SELECT DISTINCT ON (_row, origin, prop, value) * FROM {n.clean} "
-            f"WHERE {repeatable})"
+            f"(SELECT * FROM {n.clean} WHERE ok AND slot NOT IN ({repeatable}) UNION ALL "
+            f"SELECT DISTINCT ON (_row, ent, {s.of('prop', 'slot')}, value) * FROM {n.clean} "
+            f"WHERE ok AND slot IN ({repeatable}))"
         )
     con.execute(
-        f"INSERT INTO _raw SELECT {src}, i._row, i.origin, i.entity_id, i.schema, c.prop, "
-        f"c.prop_type, c.value, CASE WHEN c.raw <> c.value THEN c.raw END, "
-        f"NULL, NULL, NULL, FALSE, "
-        f"{string_literal(dataset)} "
-        f"FROM {clean} c JOIN {n.ids} i ON i._row = c._row AND i.origin = c.origin"
+        f"INSERT INTO _raw SELECT {src}, i._row, {s.of('origin', 'c.slot')}, i.entity_id, "
+        f"{s.of('schema', 'c.slot')}, {s.of('prop', 'c.slot')}, {s.of('prop_type', 'c.slot')}, "
+        "c.value, CASE WHEN c.raw <> c.value THEN c.raw END, NULL, NULL, NULL, FALSE, "
+        f"{string_literal(dataset)} FROM {clean} c JOIN {n.ids} i ON i._row = c._row "
+        "AND i.ent = c.ent"
     )
     con.execute(
-        f"INSERT INTO _raw SELECT {src}, _row, origin, entity_id, schema, 'id', 'id', entity_id, "
-        f"NULL, NULL, NULL, NULL, FALSE, {string_literal(dataset)} FROM {n.ids} WHERE _row = rep"
+        f"INSERT INTO _raw SELECT {src}, _row, {s.of('origin', 'ent', entity=True)}, "
+        f"entity_id, {s.of('schema', 'ent', entity=True)}, 'id', 'id', entity_id, NULL, NULL, "
+        f"NULL, NULL, FALSE, {string_literal(dataset)} FROM {n.ids} WHERE _row = rep"
     )
     # The other records each entity was read from: its provenance, no new statement.
     con.execute(
-        f"INSERT INTO _seen SELECT {src}, _row, origin, entity_id, schema FROM {n.ids} "
-        "WHERE _row <> rep"
+        f"INSERT INTO _seen SELECT {src}, _row, {s.of('origin', 'ent', entity=True)}, "
+        f"entity_id, {s.of('schema', 'ent', entity=True)} FROM {n.ids} WHERE _row <> rep"
     )
     for name in ("ids", "vals", "clean", "cleaned"):
         sql = f"DROP TABLE IF EXISTS {getattr(n, name)}"
