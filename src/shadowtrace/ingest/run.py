@@ -291,6 +291,7 @@ def _statements_sql(
     direct: list[int],
     raw: str = "_raw",
     narrow: bool = False,
+    schemas: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The SELECT that makes one row per distinct fact of ``raw`` (``_raw``, or a
     subquery over it).
@@ -307,6 +308,9 @@ def _statements_sql(
 
     ``narrow`` leaves out the columns that are constants (:func:`_constants`): the
     reader adds them, so that they do not cross to it row by row.
+
+    ``schemas`` names a table of (entity_id, schema) for the entities given more than
+    one schema: their rows take that schema. They must all be in ``_many`` (grouped).
     """
     params: list[Any] = []
     keys = ["entity_id", "prop", "value", "schema", "prop_type"]
@@ -354,16 +358,23 @@ def _statements_sql(
         plain += seen
     cols.append("min(k) AS k")
     plain.append("k")
+    grouped = raw
+    if schemas is not None:
+        grouped = (
+            f"(SELECT r.* REPLACE (coalesce(e.schema, r.schema) AS schema) FROM {raw} r "
+            f"LEFT JOIN {schemas} e ON e.entity_id = r.entity_id)"
+        )
     if not direct:
         sql = (
-            f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM {raw}) "
+            f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM {grouped}) "
             f"GROUP BY {', '.join(keys)}"
         )
         return sql, params + k_params
     srcs = ", ".join(str(int(x)) for x in direct)
     sql = (
-        f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM {raw} r WHERE src NOT IN ({srcs}) "
-        f"UNION ALL SELECT *, {k} AS k FROM {raw} r SEMI JOIN _many m USING (entity_id) "
+        f"SELECT {', '.join(cols)} FROM (SELECT *, {k} AS k FROM {grouped} r "
+        f"WHERE src NOT IN ({srcs}) "
+        f"UNION ALL SELECT *, {k} AS k FROM {grouped} r SEMI JOIN _many m USING (entity_id) "
         f"WHERE src IN ({srcs})) GROUP BY {', '.join(keys)} "
         f"UNION ALL SELECT {', '.join(plain)} FROM (SELECT *, {k} AS k FROM {raw} r "
         f"ANTI JOIN _many m USING (entity_id) WHERE src IN ({srcs}))"
@@ -677,21 +688,20 @@ def _merge_chunk(
     old_entities = old.num_rows and len(old.column("entity_id").unique())
     report.entities_touched += int(chunk_entities)
     report.entities_new += int(chunk_entities) - old_entities
-    # Give every raw row its entity's schema (few rows differ), so the grouping
-    # below needs no join.
-    if w.execute("SELECT 1 FROM _ent LIMIT 1").fetchall():
-        w.execute(
-            "UPDATE _raw SET schema = e.schema FROM _ent e "
-            "WHERE _raw.entity_id = e.entity_id AND _raw.schema <> e.schema"
-        )
+    # The rows of entities given more than one schema take the most specific one as
+    # they are grouped (an update of the rows would leave DuckDB cleanup work that
+    # stalls the statements after it).
+    multiple = bool(w.execute("SELECT 1 FROM _ent LIMIT 1").fetchall())
     # Entities of mapped sources made from more than one record of the chunk (or by
-    # more than one mapping entity): their facts may repeat and are grouped.
+    # more than one mapping entity, or given several schemata): their facts may
+    # repeat and are grouped.
     direct = [int(x) for (x,) in w.execute("SELECT src FROM _srcmap WHERE mapped").fetchall()]
     if direct:
         w.execute(
             "CREATE OR REPLACE TEMP TABLE _many AS SELECT entity_id FROM _raw WHERE prop = 'id' "
             "GROUP BY entity_id HAVING count(*) > 1 UNION SELECT entity_id FROM _raw "
             f"WHERE src NOT IN ({', '.join(map(str, direct))})"
+            + (" UNION SELECT entity_id FROM _ent" if multiple else "")
         )
     # One row per distinct fact (the content FtM's statement id hashes); provenance
     # from its first sighting in this run (k orders by source, then record).
@@ -709,6 +719,7 @@ def _merge_chunk(
         "has_external": bool(has_external),
         "origins": list(origins or []),
         "direct": direct,
+        "schemas": "_ent" if multiple else None,
     }
     key = (
         "s.entity_id = t.entity_id AND s.prop = t.prop AND s.value = t.value "
