@@ -548,17 +548,17 @@ def run_query(
             f"SELECT DISTINCT ON (_row, ent, {s.of('prop', 'slot')}, value) * FROM {n.clean} "
             f"WHERE ok AND slot IN ({repeatable}))"
         )
+    # Each entity's statements and its id, from its first record (``rep``).
     con.execute(
-        f"INSERT INTO _raw SELECT {src}, i._row, {s.of('origin', 'c.slot')}, i.entity_id, "
-        f"{s.of('schema', 'c.slot')}, {s.of('prop', 'c.slot')}, {s.of('prop_type', 'c.slot')}, "
-        "c.value, CASE WHEN c.raw <> c.value THEN c.raw END, NULL, NULL, NULL, FALSE, "
-        f"{string_literal(dataset)} FROM {clean} c JOIN {n.ids} i ON i._row = c._row "
-        "AND i.ent = c.ent"
-    )
-    con.execute(
-        f"INSERT INTO _raw SELECT {src}, _row, {s.of('origin', 'ent', entity=True)}, "
-        f"entity_id, {s.of('schema', 'ent', entity=True)}, 'id', 'id', entity_id, NULL, NULL, "
-        f"NULL, NULL, FALSE, {string_literal(dataset)} FROM {n.ids} WHERE _row = rep"
+        f"INSERT INTO _raw SELECT {src}, i._row, {s.of('origin', 'i.ent', entity=True)}, "
+        f"i.entity_id, {s.of('schema', 'i.ent', entity=True)}, {s.of('prop', 'c.slot')}, "
+        f"{s.of('prop_type', 'c.slot')}, c.value, CASE WHEN c.raw <> c.value THEN c.raw END, "
+        f"NULL, NULL, NULL, FALSE, {string_literal(dataset)} FROM {clean} c "
+        f"JOIN (SELECT _row, ent, entity_id FROM {n.ids} WHERE _row = rep) i "
+        f"ON i._row = c._row AND i.ent = c.ent UNION ALL SELECT {src}, _row, "
+        f"{s.of('origin', 'ent', entity=True)}, entity_id, {s.of('schema', 'ent', entity=True)}, "
+        f"'id', 'id', entity_id, NULL, NULL, NULL, NULL, FALSE, {string_literal(dataset)} "
+        f"FROM {n.ids} WHERE _row = rep"
     )
     # The other records each entity was read from: its provenance, no new statement.
     con.execute(
