@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shadowtrace.errors import MappingError
 from shadowtrace.export import export
 from shadowtrace.ingest import ingest
 from shadowtrace.ingest import run as ingest_run
@@ -185,3 +186,25 @@ def test_run_transaction_holds_no_temporary_table(monkeypatch, file_store):
     assert file_store.con.execute("SELECT count(*) FROM rejects").fetchall()[0][0] == (
         report.rejects_total
     )
+
+
+def test_store_compression_is_given_back(tmp_path, file_store):
+    """Reading and mapping append to temporary tables uncompressed; the setting is the
+    database's, so it must be the store's own again when statements are written, and
+    after a run, failed or not."""
+    setting = "SELECT current_setting('force_compression')"
+    ingest(file_store, DONATIONS, dataset="donations", mapping=MAPPING)
+    assert file_store.scalar(setting) == "auto"
+    file_store.con.execute("CHECKPOINT")
+    methods = {
+        str(m)
+        for (m,) in file_store.con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('statements')"
+        ).fetchall()
+    }
+    assert methods - {"Uncompressed", "Constant", "Empty Validity"}, methods
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Party,DonationEUR\nX,1\n", encoding="utf-8")
+    with pytest.raises(MappingError):
+        ingest(file_store, [str(bad)], dataset="donations", mapping=MAPPING)
+    assert file_store.scalar(setting) == "auto"
