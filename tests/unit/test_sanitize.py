@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import duckdb
@@ -13,15 +14,19 @@ from hypothesis import strategies as st
 
 from shadowtrace.ingest.clean import (
     CLASSES_FILE,
+    TERRITORIES_FILE,
     clean_distinct,
     clean_sql,
     derive_classes,
+    derive_territory_names,
     sanitize_sql,
     strip_sql,
 )
 
 # Every code point but surrogates (DuckDB strings are valid UTF-8).
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+# Printable ASCII, spaces around or not: the fast paths.
+ASCII = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
 SPECIAL = st.sampled_from(
     [" ", "\t", "\n", "\r", "\x00", "\x0b", "\x85", "\xa0", "\u200b", "\u2003", "\u3000",
      "\ufeff", "\u00ad", "e\u0301", "Ä", "中", "ё", "\u2028", "'", '"', "a"]
@@ -37,7 +42,9 @@ def _sql(values: list[str]) -> list[str | None]:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.one_of(TEXT, st.lists(SPECIAL, max_size=8).map("".join)), min_size=1, max_size=20)
+    st.lists(
+        st.one_of(TEXT, ASCII, st.lists(SPECIAL, max_size=8).map("".join)), min_size=1, max_size=20
+    )
 )
 def test_sanitize_sql_equals_ftm(values):
     assert _sql(values) == [sanitize_text(v) for v in values]
@@ -46,7 +53,7 @@ def test_sanitize_sql_equals_ftm(values):
 def test_sanitize_known_cases():
     cases = [
         "  a b ", "\xa0x\u2003y\u200b\x00z\t\n", "e\u0301", "", " ", "\ufeffabc", "\u3000中文 ",
-        "\x00¡", "e\x00\u0301",
+        "\x00¡", "e\x00\u0301", "a", " a", "a ", "a b", "~!", " ", "  ", "a\tb", "a\x7f",
     ]  # fmt: skip
     assert _sql(cases) == [sanitize_text(c) for c in cases]
 
@@ -92,7 +99,16 @@ def test_shipped_character_classes_are_derived_from_the_installed_libraries():
 
 
 COUNTRY_CODES = ["ge", "GE", "de", "DEU", "ru", "su", "xk", "zz", "eu", "Q183", "q159", "cn", "HK"]
-COUNTRY_TEXT = ["Deutschland", "Russia", "КНР", "Китай", "中国", "", " ", "ge ", "gEo", "RUS."]
+COUNTRY_TEXT = [
+    "Deutschland", "Russia", "КНР", "Китай", "中国", "", " ", "ge ", "gEo", "RUS.", "Germany",
+    "Federal Republic of Germany", "Russian Federation", "Росси́я", "Hong Kong", "Soviet Union",
+    "Moskva", "Shenzhen", "Pyongyang", "Kosovo", "Deutschlandd", "Rusia",
+]  # fmt: skip
+
+
+def _territory_names() -> list[str]:
+    table = derive_territory_names()["names"]
+    return sorted(table)
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,10 +117,40 @@ COUNTRY_TEXT = ["Deutschland", "Russia", "КНР", "Китай", "中国", "", "
         st.one_of(st.sampled_from(COUNTRY_CODES + COUNTRY_TEXT), TEXT),
         min_size=1,
         max_size=12,
-    )
+    ),
+    st.booleans(),
 )
-def test_countries_clean_as_ftm_cleans_them(values: list[str]) -> None:
-    # Codes are read without FtM's table of territory names; the result is FtM's.
+def test_countries_clean_as_ftm_cleans_them(values: list[str], fuzzy: bool) -> None:
+    # Codes, and names in the shipped table, are read without FtM's own table of
+    # territory names; the result is FtM's, fuzzy or not.
+    con = duckdb.connect()
+    n = len(values)
+    con.register(
+        "src",
+        pa.table(
+            {
+                "prop_type": ["country"] * n,
+                "raw": values,
+                "fmt": pa.array([None] * n, pa.string()),
+                "fuzzy": [fuzzy] * n,
+            }
+        ),
+    )
+    clean_distinct(con, "src", "out")
+    got = dict(con.execute("SELECT raw, value FROM out").fetchall())
+    assert got == {v: registry.country.clean_text(v, fuzzy=fuzzy) for v in values}
+
+
+def test_every_territory_name_cleans_as_ftm_cleans_it() -> None:
+    """Each of rigour's 25,000 territory names, as written in its data and as
+    normalised, gives FtM's country code (or FtM's None)."""
+    from rigour.territories.lookup import _load_territory_names
+
+    written = {
+        n for _, strong, weak, places in _load_territory_names() for n in strong + weak + places
+    }
+    values = sorted(written | set(_territory_names()))
+    assert len(values) > 20_000
     con = duckdb.connect()
     n = len(values)
     con.register(
@@ -121,3 +167,9 @@ def test_countries_clean_as_ftm_cleans_them(values: list[str]) -> None:
     clean_distinct(con, "src", "out")
     got = dict(con.execute("SELECT raw, value FROM out").fetchall())
     assert got == {v: registry.country.clean_text(v) for v in values}
+
+
+def test_shipped_territory_names_are_derived_from_the_installed_rigour():
+    """When this fails, regenerate the table: ``python -m shadowtrace.ingest.clean``."""
+    shipped = json.loads(gzip.decompress(TERRITORIES_FILE.read_bytes()))
+    assert shipped == derive_territory_names()

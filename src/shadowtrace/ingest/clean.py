@@ -14,6 +14,7 @@ The result is exactly FtM's (tests check it against FtM's own functions).
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 import threading
@@ -30,6 +31,7 @@ from followthemoney.types import registry
 from followthemoney.types.common import PropertyType
 from normality.cleaning import remove_unsafe_chars
 from rigour.territories import lookup_by_identifier
+from rigour.territories.util import normalize_territory_name
 
 __all__ = [
     "SQL_CLEANED_TYPES",
@@ -131,7 +133,9 @@ def sanitize_sql(expr: str) -> str:
     """SQL equivalent of ``followthemoney.util.sanitize_text`` for a VARCHAR.
 
     Plain printable ASCII takes a fast path (NFC and the unsafe-character rules
-    cannot change it; only surrounding spaces go).
+    cannot change it; only surrounding spaces go), and one that neither begins nor
+    ends with a space (nearly every value) is returned as it is: one pattern match,
+    not a match and a trim.
     """
     delete, space, _ = _classes()
     # DuckDB's NFC stops at a NUL byte; U+0001 behaves the same under NFC (a
@@ -141,8 +145,8 @@ def sanitize_sql(expr: str) -> str:
         f"regexp_replace(regexp_replace({nfc}, '{delete}', '', 'g'), '{space}', ' ', 'g')"
     )
     return (
-        f"nullif(CASE WHEN regexp_full_match({expr}, '[ -~]*') THEN trim({expr}) "
-        f"ELSE {slow} END, '')"
+        f"nullif(CASE WHEN regexp_full_match({expr}, '[!-~](?:[ -~]*[!-~])?') THEN {expr} "
+        f"WHEN regexp_full_match({expr}, '[ -~]*') THEN trim({expr}) ELSE {slow} END, '')"
     )
 
 
@@ -258,17 +262,73 @@ def _country_code(value: str) -> tuple[bool, str | None]:
     return True, territory.ftm_country
 
 
+#: FtM reads a country *name* through rigour's table of territory names, which rigour
+#: builds on first use by normalising some 25,000 names (1.6 s of CPU at every
+#: start). The table, as normalised name -> FtM's country code, derived once for a
+#: given rigour and shipped with the package, gives the same result.
+TERRITORIES_FILE = Path(__file__).with_name("territory_names.json.gz")
+
+
+def _territories_fingerprint() -> dict[str, str]:
+    return {"rigour": version("rigour")}
+
+
+def derive_territory_names() -> dict[str, Any]:
+    """rigour's table of territory names (normalised name -> territory), as what FtM
+    makes of each: its country code, or None."""
+    from rigour.territories.lookup import _get_territory_names
+
+    names = {name: t.ftm_country for name, t in sorted(_get_territory_names().items())}
+    return {
+        "fingerprint": _territories_fingerprint(),
+        "source": "rigour.territories, derived by `python -m shadowtrace.ingest.clean`",
+        "names": names,
+    }
+
+
+@cache
+def _territory_names() -> dict[str, str | None] | None:
+    """The shipped table when it was derived from the rigour installed, else None."""
+    try:
+        shipped = json.loads(gzip.decompress(TERRITORIES_FILE.read_bytes()))
+    except (OSError, ValueError):  # pragma: no cover - a damaged installation
+        return None
+    if shipped.get("fingerprint") != _territories_fingerprint():
+        return None  # pragma: no cover - another rigour: FtM builds its own table
+    names: dict[str, str | None] = shipped["names"]
+    return names
+
+
+def _country(value: str, fuzzy: bool) -> tuple[bool, str | None]:
+    """FtM's cleaning of a country value, where it can be had without rigour's table
+    of names: (whether it could, what FtM makes of it). It follows rigour's
+    ``lookup_territory``: codes first, then the normalised name; only a fuzzy search
+    for a name not in the table needs rigour's own."""
+    found = _country_code(value)
+    if found[0]:
+        return found
+    names = _territory_names()
+    if names is None:
+        return False, None
+    normalized = normalize_territory_name(value)
+    if normalized in names:
+        return True, names[normalized]
+    return (False, None) if fuzzy else (True, None)
+
+
 def warm_up(
     type_names: Iterable[str], countries: Callable[[], Iterable[str]] | None = None
 ) -> None:
     """Load, in a background thread, what FtM's cleaning of these types loads on first
     use, while the main thread reads the source; :func:`clean_distinct` waits for it.
 
-    The territory names behind ``country`` take seconds to load and are needed only
-    for values that are not codes. ``countries``, when given, yields a sample of the
-    source's country values (read in the thread); the names are loaded only if one
-    of them is not a code. Without it they are always loaded. Either way the result
-    of the cleaning is the same: a value that needs the names loads them itself.
+    rigour's table of territory names behind ``country`` takes seconds to build and
+    is needed only for values that are neither codes nor names in the shipped table
+    (or for every name, when the shipped table is for another rigour).
+    ``countries``, when given, yields a sample of the source's country values (read
+    in the thread); the table is built only if one of them needs it. Without it the
+    table is always built. Either way the result of the cleaning is the same: a value
+    that needs the table builds it itself.
     """
     names = sorted({t for t in type_names if needs_python_clean(t)})
     if not names:
@@ -281,7 +341,7 @@ def warm_up(
                     sample = [v for v in countries() if v and v.strip()]
                 except (OSError, ValueError):  # unreadable here: the ingest will say so
                     sample = ["Deutschland"]
-                if all(_country_code(v)[0] for v in sample):
+                if all(_country(v, False)[0] for v in sample):
                     continue
             _clean_one(name, "Deutschland", None, False)
 
@@ -310,7 +370,7 @@ def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
     for t, r, f, z in zip(types, raws, fmts, fuzzies, strict=True):
         key = (t, r, f, bool(z))
         if key not in cache_:
-            found, code = _country_code(r) if t == "country" else (False, None)
+            found, code = _country(r, bool(z)) if t == "country" else (False, None)
             cache_[key] = code if found else _clean_one(t, r, f, bool(z))
         out.append(cache_[key])
     table = pa.table(
@@ -331,5 +391,7 @@ def clean_distinct(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
     return len(out)
 
 
-if __name__ == "__main__":  # pragma: no cover - run after upgrading normality or Python
+if __name__ == "__main__":  # pragma: no cover - run after upgrading normality, rigour or Python
     CLASSES_FILE.write_text(json.dumps(derive_classes(), indent=1) + "\n", encoding="utf-8")
+    table = json.dumps(derive_territory_names(), ensure_ascii=False, sort_keys=True)
+    TERRITORIES_FILE.write_bytes(gzip.compress(table.encode("utf-8"), mtime=0))
