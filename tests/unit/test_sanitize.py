@@ -106,9 +106,19 @@ COUNTRY_TEXT = [
 ]  # fmt: skip
 
 
-def _territory_names() -> list[str]:
-    table = derive_territory_names()["names"]
-    return sorted(table)
+def _clean_countries(values: list[str], fuzzy: bool) -> dict[str, str | None]:
+    """Each value as the bulk cleaning makes it a country code."""
+    con = duckdb.connect()
+    n = len(values)
+    columns = {
+        "prop_type": ["country"] * n,
+        "raw": values,
+        "fmt": pa.array([None] * n, pa.string()),
+        "fuzzy": [fuzzy] * n,
+    }
+    con.register("src", pa.table(columns))
+    clean_distinct(con, "src", "out")
+    return dict(con.execute("SELECT raw, value FROM out").fetchall())
 
 
 @settings(max_examples=200, deadline=None)
@@ -123,21 +133,7 @@ def _territory_names() -> list[str]:
 def test_countries_clean_as_ftm_cleans_them(values: list[str], fuzzy: bool) -> None:
     # Codes, and names in the shipped table, are read without FtM's own table of
     # territory names; the result is FtM's, fuzzy or not.
-    con = duckdb.connect()
-    n = len(values)
-    con.register(
-        "src",
-        pa.table(
-            {
-                "prop_type": ["country"] * n,
-                "raw": values,
-                "fmt": pa.array([None] * n, pa.string()),
-                "fuzzy": [fuzzy] * n,
-            }
-        ),
-    )
-    clean_distinct(con, "src", "out")
-    got = dict(con.execute("SELECT raw, value FROM out").fetchall())
+    got = _clean_countries(values, fuzzy)
     assert got == {v: registry.country.clean_text(v, fuzzy=fuzzy) for v in values}
 
 
@@ -149,23 +145,9 @@ def test_every_territory_name_cleans_as_ftm_cleans_it() -> None:
     written = {
         n for _, strong, weak, places in _load_territory_names() for n in strong + weak + places
     }
-    values = sorted(written | set(_territory_names()))
+    values = sorted(written | set(derive_territory_names()["names"]))
     assert len(values) > 20_000
-    con = duckdb.connect()
-    n = len(values)
-    con.register(
-        "src",
-        pa.table(
-            {
-                "prop_type": ["country"] * n,
-                "raw": values,
-                "fmt": pa.array([None] * n, pa.string()),
-                "fuzzy": [False] * n,
-            }
-        ),
-    )
-    clean_distinct(con, "src", "out")
-    got = dict(con.execute("SELECT raw, value FROM out").fetchall())
+    got = _clean_countries(values, fuzzy=False)
     assert got == {v: registry.country.clean_text(v) for v in values}
 
 
