@@ -43,22 +43,22 @@ from shadowtrace.store.sql import ident, string_literal
 
 __all__ = [
     "MAX_VALUE_CHARS",
-    "RAW_COLUMNS",
     "REJECT_COLUMNS",
-    "SEEN_COLUMNS",
     "max_value_chars",
+    "raw_columns",
     "run_query",
 ]
 
-#: Columns of the run's raw statement table.
+#: Columns of the run's raw statement table (``{schema}``, ``{prop}`` and ``{type}``:
+#: see :func:`raw_columns`).
 RAW_COLUMNS = (
-    "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema VARCHAR, "
-    "prop VARCHAR, prop_type VARCHAR, value VARCHAR, original_value VARCHAR, lang VARCHAR, "
+    "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema {schema}, "
+    "prop {prop}, prop_type {type}, value VARCHAR, original_value VARCHAR, lang VARCHAR, "
     "first_seen TIMESTAMP, last_seen TIMESTAMP, external BOOLEAN, dataset VARCHAR"
 )
 #: Columns of the run's table of records whose statements an earlier record of the
 #: chunk already made (same entity, same values): provenance only.
-SEEN_COLUMNS = "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema VARCHAR"
+SEEN_COLUMNS = "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema {schema}"
 #: Columns of the run's reject table.
 REJECT_COLUMNS = (
     "src INTEGER, source_row BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR, kind VARCHAR"
@@ -70,6 +70,31 @@ REJECT_COLUMNS = (
 #: swallow a 10 MB name.
 MAX_VALUE_CHARS = 65_000
 MAX_TEXT_CHARS = 30 * 1024 * 1024
+
+
+def raw_columns(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The columns of the run's raw statement table and of its table of records
+    seen, with the store's schemata, property names and types as ENUMs.
+
+    A raw statement names its schema, property and type among a few hundred known
+    values (readers reject the others before they get here): as an ENUM each takes
+    one or two bytes rather than a string, which keeps the millions of rows of a
+    chunk smaller in memory, and groups and compares them as small integers."""
+    schemata, props, types = con.execute(
+        "SELECT (SELECT list(name ORDER BY name) FROM ftm_schemata), "
+        "(SELECT list(DISTINCT prop ORDER BY prop) FROM ftm_properties), "
+        "(SELECT list(DISTINCT type ORDER BY type) FROM ftm_properties)"
+    ).fetchall()[0]
+    enums = {
+        "schema": _enum_sql(schemata or []),
+        "prop": _enum_sql(sorted({*(props or []), "id"})),
+        "type": _enum_sql(sorted({*(types or []), "id"})),
+    }
+    return RAW_COLUMNS.format(**enums), SEEN_COLUMNS.format(**enums)
+
+
+def _enum_sql(values: Sequence[str]) -> str:
+    return f"ENUM({', '.join(string_literal(v) for v in values)})"
 
 
 def max_value_chars(prop_type: str) -> int:

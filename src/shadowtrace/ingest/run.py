@@ -29,7 +29,7 @@ import duckdb
 
 from shadowtrace.errors import IngestError, MappingError
 from shadowtrace.ingest.clean import warm_up
-from shadowtrace.ingest.compile import RAW_COLUMNS, REJECT_COLUMNS, SEEN_COLUMNS, run_query
+from shadowtrace.ingest.compile import REJECT_COLUMNS, raw_columns, run_query
 from shadowtrace.ingest.mapping import QuerySpec
 from shadowtrace.ingest.plan import Item, file_digest, plan_ingest
 from shadowtrace.ingest.readers import read_ftm_json, read_statements
@@ -408,9 +408,10 @@ def _constants(flags: dict[str, Any]) -> dict[str, str]:
 
 def _raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the empty tables that gather the statements of a chunk."""
+    raw, seen = raw_columns(con)
     for sql in (
-        f"CREATE OR REPLACE TEMP TABLE _raw ({RAW_COLUMNS})",
-        f"CREATE OR REPLACE TEMP TABLE _seen ({SEEN_COLUMNS})",
+        f"CREATE OR REPLACE TEMP TABLE _raw ({raw})",
+        f"CREATE OR REPLACE TEMP TABLE _seen ({seen})",
     ):
         con.execute(sql)
 
