@@ -236,6 +236,7 @@ def _ingest(
             [run_id, dataset, now, json.dumps(args, ensure_ascii=False)],
         )
         report = IngestReport(run_id=run_id)
+        run = _Run(run_id, now, bool(con.execute("SELECT 1 FROM statements LIMIT 1").fetchall()))
         _raw_tables(scratch)
         sql = f"CREATE OR REPLACE TEMP TABLE _rej ({REJECT_COLUMNS})"
         scratch.execute(sql)
@@ -248,11 +249,11 @@ def _ingest(
         for src, item in enumerate(items):
             stage(f"reading {item.display}")
             next_source = _read_item(
-                store, scratch, report, item, src, run_id, next_source, force, strict, Path(tmp),
-                now, stage,
+                store, scratch, report, item, src, run, next_source, force, strict, Path(tmp),
+                stage,
             )  # fmt: skip
         stage("merging statements")
-        _maybe_merge(store, scratch, report, run_id, now, final=True)
+        _maybe_merge(store, scratch, report, run, final=True)
         if strict:
             # Merging can reject too (schema conflicts between sources).
             for src, item in enumerate(items):
@@ -277,6 +278,17 @@ def _ingest(
             ],
         )
     return report
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the steps of one ingest run share."""
+
+    id: int
+    #: When the run started: the first and last time seen of what it reads.
+    now: datetime
+    #: Whether the store held statements before the run.
+    prior: bool
 
 
 #: ``k``, the first sighting of a statement in a run, packs the source (its index in
@@ -445,12 +457,11 @@ def _read_item(
     report: IngestReport,
     item: Item,
     src: int,
-    run_id: int,
+    run: _Run,
     next_source: int,
     force: bool,
     strict: bool,
     tmp: Path,
-    now: datetime,
     stage: Stage,
 ) -> int:
     """Read, map and merge one source; returns the next free source id."""
@@ -498,7 +509,7 @@ def _read_item(
         sr.rows_stored += _rows_made(scratch, src, (1, loaded.rows_in))
         if strict:
             _raise_first_reject(scratch, src, item.display)
-        _maybe_merge(store, scratch, report, run_id, now)
+        _maybe_merge(store, scratch, report, run)
     else:
         # Records are independent of each other: map and merge them in chunks, so
         # that memory stays bounded whatever the size of the file.
@@ -512,7 +523,7 @@ def _read_item(
             sr.rows_stored += _rows_made(scratch, src, (lo, hi))
             if strict:
                 _raise_first_reject(scratch, src, item.display)
-            _maybe_merge(store, scratch, report, run_id, now)
+            _maybe_merge(store, scratch, report, run)
     sql = f"DROP TABLE IF EXISTS {ident(table)}"
     scratch.execute(sql)
     if loaded.rejects:
@@ -546,15 +557,14 @@ def _maybe_merge(
     store: Store,
     scratch: duckdb.DuckDBPyConnection,
     report: IngestReport,
-    run_id: int,
-    now: datetime,
+    run: _Run,
     final: bool = False,
 ) -> None:
     """Merge the raw statements gathered so far once there are enough of them (or at
     the end of the run): small sources share one merge, big ones merge by chunk."""
     rows = int(scratch.execute("SELECT count(*) FROM _raw").fetchall()[0][0])
     if rows and (final or rows >= MERGE_ROWS):
-        _merge_chunk(store, scratch, report, run_id, now)
+        _merge_chunk(store, scratch, report, run)
 
 
 @contextmanager
@@ -656,8 +666,7 @@ def _merge_chunk(
     store: Store,
     scratch: duckdb.DuckDBPyConnection,
     report: IngestReport,
-    run_id: int,
-    now: datetime,
+    run: _Run,
 ) -> None:
     """Merge the raw statements of one chunk (``_raw``) into ``statements``, then
     empty ``_raw``. Only entities the store already has are looked up in it.
@@ -669,7 +678,17 @@ def _merge_chunk(
     an Arrow table registered on the store's connection would stay in memory until
     the run's transaction ends, unregistered or not."""
     con, w = store.con, scratch
-    w.execute("CREATE OR REPLACE TEMP TABLE _cent AS SELECT DISTINCT entity_id, schema FROM _raw")
+    run_id, now = run.id, run.now
+    # Sources read through a mapping: every entity they made has its ``id`` row.
+    direct = [int(x) for (x,) in w.execute("SELECT src FROM _srcmap WHERE mapped").fetchall()]
+    mapped = ", ".join(map(str, direct))
+    cent = (
+        f"SELECT entity_id, schema FROM _raw WHERE prop = 'id' AND src IN ({mapped}) "
+        f"UNION SELECT entity_id, schema FROM _raw WHERE src NOT IN ({mapped})"
+        if direct
+        else "SELECT DISTINCT entity_id, schema FROM _raw"
+    )
+    w.execute("CREATE OR REPLACE TEMP TABLE _cent AS " + cent)
     chunk_ids = w.sql("SELECT DISTINCT entity_id FROM _cent").to_arrow_table()
     con.complete()
     old = con.sql(
@@ -728,12 +747,11 @@ def _merge_chunk(
     # Entities of mapped sources made from more than one record of the chunk (or by
     # more than one mapping entity, or given several schemata): their facts may
     # repeat and are grouped.
-    direct = [int(x) for (x,) in w.execute("SELECT src FROM _srcmap WHERE mapped").fetchall()]
     if direct:
         w.execute(
             "CREATE OR REPLACE TEMP TABLE _many AS SELECT entity_id FROM _raw WHERE prop = 'id' "
             "GROUP BY entity_id HAVING count(*) > 1 UNION SELECT entity_id FROM _raw "
-            f"WHERE src NOT IN ({', '.join(map(str, direct))})"
+            f"WHERE src NOT IN ({mapped})"
             + (" UNION SELECT entity_id FROM _ent" if multiple else "")
         )
     # One row per distinct fact (the content FtM's statement id hashes); provenance
@@ -804,7 +822,9 @@ def _merge_chunk(
         new = int(inserted[0][0])
         report.statements_new += new
         report.statements_seen += repeats.num_rows - new
-        if repeats.num_rows - new:
+        if run.prior and repeats.num_rows - new:
+            # Facts seen in an earlier run are seen again now (no statement predates
+            # the run in a store that had none).
             con.execute(
                 "UPDATE statements s SET last_seen = greatest(s.last_seen, "
                 f"coalesce(t.last_seen, ?)) FROM repeats t WHERE {key} AND s.run_id <> ? "
