@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,32 @@ def test_chunked_mapping_gives_the_same_store(monkeypatch, store):
         # Provenance is the first record each fact was read from, chunk or not.
         first = "SELECT id, source_row FROM ftm_statements ORDER BY id"
         assert chunked.con.execute(first).fetchall() == store.con.execute(first).fetchall()
+
+
+def test_facts_read_again_keep_first_seen_and_move_last_seen(monkeypatch, store):
+    """A fact read again in a later run keeps when it was first seen and is last seen
+    then; read again in the same run (a later chunk, here), it is seen once."""
+    clock = [datetime(2024, 1, 1, 9, 0, 0)]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:
+            return cls.fromtimestamp(clock[0].timestamp()).replace(tzinfo=tz)
+
+    monkeypatch.setattr(ingest_run, "datetime", Clock)
+    monkeypatch.setenv("SHADOWTRACE_INGEST_CHUNK", "7")
+    seen = (
+        "SELECT count(*), min(first_seen), max(first_seen), min(last_seen), max(last_seen) "
+        "FROM statements"
+    )
+    first = ingest(store, DONATIONS, dataset="donations", mapping=MAPPING)
+    n = first.statements_new
+    january, february = datetime(2024, 1, 1, 9), datetime(2024, 2, 1, 9)
+    assert store.con.execute(seen).fetchall() == [(n, january, january, january, january)]
+    clock[0] = february
+    again = ingest(store, DONATIONS, dataset="donations", mapping=MAPPING, force=True)
+    assert (again.statements_new, again.statements_seen) == (0, n)
+    assert store.con.execute(seen).fetchall() == [(n, january, january, february, february)]
 
 
 def test_run_transaction_holds_no_temporary_table(monkeypatch, file_store):
