@@ -49,16 +49,16 @@ __all__ = [
     "run_query",
 ]
 
-#: Columns of the run's raw statement table (``{schema}``, ``{prop}`` and ``{type}``:
-#: see :func:`raw_columns`).
+#: Columns of the run's raw statement table (the types in braces: see
+#: :func:`raw_columns`).
 RAW_COLUMNS = (
-    "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema {schema}, "
+    "src INTEGER, source_row BIGINT, origin {origin}, entity_id VARCHAR, schema {schema}, "
     "prop {prop}, prop_type {type}, value VARCHAR, original_value VARCHAR, lang VARCHAR, "
-    "first_seen TIMESTAMP, last_seen TIMESTAMP, external BOOLEAN, dataset VARCHAR"
+    "first_seen TIMESTAMP, last_seen TIMESTAMP, external BOOLEAN, dataset {dataset}"
 )
 #: Columns of the run's table of records whose statements an earlier record of the
 #: chunk already made (same entity, same values): provenance only.
-SEEN_COLUMNS = "src INTEGER, source_row BIGINT, origin VARCHAR, entity_id VARCHAR, schema {schema}"
+SEEN_COLUMNS = "src INTEGER, source_row BIGINT, origin {origin}, entity_id VARCHAR, schema {schema}"
 #: Columns of the run's reject table.
 REJECT_COLUMNS = (
     "src INTEGER, source_row BIGINT, field VARCHAR, reason VARCHAR, raw VARCHAR, kind VARCHAR"
@@ -72,9 +72,15 @@ MAX_VALUE_CHARS = 65_000
 MAX_TEXT_CHARS = 30 * 1024 * 1024
 
 
-def raw_columns(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+def raw_columns(
+    con: duckdb.DuckDBPyConnection,
+    origins: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+) -> tuple[str, str]:
     """The columns of the run's raw statement table and of its table of records
-    seen, with the store's schemata, property names and types as ENUMs.
+    seen, with the store's schemata, property names and types as ENUMs, and the
+    origins and datasets too when the run knows all of them before it reads
+    (``None``: any string).
 
     A raw statement names its schema, property and type among a few hundred known
     values (readers reject the others before they get here): as an ENUM each takes
@@ -89,6 +95,8 @@ def raw_columns(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
         "schema": _enum_sql(schemata or []),
         "prop": _enum_sql(sorted({*(props or []), "id"})),
         "type": _enum_sql(sorted({*(types or []), "id"})),
+        "origin": "VARCHAR" if origins is None else _enum_sql(sorted(set(origins))),
+        "dataset": "VARCHAR" if datasets is None else _enum_sql(sorted(set(datasets))),
     }
     return RAW_COLUMNS.format(**enums), SEEN_COLUMNS.format(**enums)
 

@@ -42,6 +42,8 @@ NORMALISED_TYPES = frozenset(
 )
 
 STATEMENT_COLUMNS = frozenset({"entity_id", "prop", "schema", "value"})
+#: The origin of the statements of FtM entities read from JSON.
+FTM_ORIGIN = "ftm"
 _LIMIT = f"CASE WHEN prop_type IN ('text', 'html') THEN {MAX_TEXT_CHARS} ELSE {MAX_VALUE_CHARS} END"
 
 
@@ -185,7 +187,8 @@ def read_ftm_json(
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _jvals AS "
-        "SELECT source_row, 'ftm' AS origin, entity_id, schema, prop, prop_type, "
+        f"SELECT source_row, {string_literal(FTM_ORIGIN)} AS origin, entity_id, schema, prop, "
+        "prop_type, "
         "CASE WHEN json_type(v) = 'VARCHAR' THEN v ->> '$' ELSE CAST(v AS VARCHAR) END AS raw, "
         "NULL::VARCHAR AS lang, NULL::VARCHAR AS original_value, NULL::TIMESTAMP AS first_seen, "
         "NULL::TIMESTAMP AS last_seen, FALSE AS external, ? AS dataset "
@@ -196,7 +199,8 @@ def read_ftm_json(
         [dataset],
     )
     con.execute(
-        "INSERT INTO _jvals SELECT source_row, 'ftm', entity_id, schema, 'id', 'id', entity_id, "
+        f"INSERT INTO _jvals SELECT source_row, {string_literal(FTM_ORIGIN)}, entity_id, schema, "
+        "'id', 'id', entity_id, "
         "NULL, NULL, NULL, NULL, FALSE, ? FROM _je",
         [dataset],
     )

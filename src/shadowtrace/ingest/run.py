@@ -32,7 +32,7 @@ from shadowtrace.ingest.clean import warm_up
 from shadowtrace.ingest.compile import REJECT_COLUMNS, raw_columns, run_query
 from shadowtrace.ingest.mapping import QuerySpec
 from shadowtrace.ingest.plan import Item, file_digest, plan_ingest
-from shadowtrace.ingest.readers import read_ftm_json, read_statements
+from shadowtrace.ingest.readers import FTM_ORIGIN, read_ftm_json, read_statements
 from shadowtrace.ingest.sources import (
     LoadedTable,
     detect_encoding,
@@ -236,8 +236,9 @@ def _ingest(
             [run_id, dataset, now, json.dumps(args, ensure_ascii=False)],
         )
         report = IngestReport(run_id=run_id)
-        run = _Run(run_id, now, bool(con.execute("SELECT 1 FROM statements LIMIT 1").fetchall()))
-        _raw_tables(scratch)
+        prior = bool(con.execute("SELECT 1 FROM statements LIMIT 1").fetchall())
+        run = _Run(run_id, now, prior, *raw_columns(scratch, *_known_values(items)))
+        _raw_tables(scratch, run)
         sql = f"CREATE OR REPLACE TEMP TABLE _rej ({REJECT_COLUMNS})"
         scratch.execute(sql)
         scratch.execute("CREATE OR REPLACE TEMP TABLE _passed (src INTEGER, source_row BIGINT)")
@@ -289,6 +290,26 @@ class _Run:
     now: datetime
     #: Whether the store held statements before the run.
     prior: bool
+    #: The columns of the raw statement table and of the table of records seen.
+    raw_columns: str
+    seen_columns: str
+
+
+def _known_values(items: list[Item]) -> tuple[list[str] | None, list[str] | None]:
+    """The origins and datasets the run's raw statements can have, when the items
+    say before they are read: not when a statements file brings its own."""
+    if any(item.kind == "statements" for item in items):
+        return None, None
+    origins = {
+        entity.name
+        for item in items
+        if item.mapping is not None
+        for query in item.mapping.queries
+        for entity in query.entities
+    }
+    if any(item.kind == "ftm" for item in items):
+        origins.add(FTM_ORIGIN)
+    return sorted(origins), sorted({item.dataset for item in items})
 
 
 #: ``k``, the first sighting of a statement in a run, packs the source (its index in
@@ -418,12 +439,11 @@ def _constants(flags: dict[str, Any]) -> dict[str, str]:
     return constants
 
 
-def _raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+def _raw_tables(con: duckdb.DuckDBPyConnection, run: _Run) -> None:
     """(Re)create the empty tables that gather the statements of a chunk."""
-    raw, seen = raw_columns(con)
     for sql in (
-        f"CREATE OR REPLACE TEMP TABLE _raw ({raw})",
-        f"CREATE OR REPLACE TEMP TABLE _seen ({seen})",
+        f"CREATE OR REPLACE TEMP TABLE _raw ({run.raw_columns})",
+        f"CREATE OR REPLACE TEMP TABLE _seen ({run.seen_columns})",
     ):
         con.execute(sql)
 
@@ -876,7 +896,7 @@ def _merge_chunk(
         w.execute(sql)
     # Recreated rather than emptied: DuckDB keeps deleted rows of a temp table in
     # memory (or spilled to disk) until the table is dropped.
-    _raw_tables(w)
+    _raw_tables(w, run)
 
 
 def _record(
