@@ -8,7 +8,13 @@ distinct donors, streets and dates, so ids and values differ), then:
   (``ftm map-csv`` then ``ftm aggregate``, followthemoney's own tools) in the same run,
   and prints rows/s for each and the ratio (target: ≥ 20×).
 
-Usage: python bench/ingest.py [--rows 1000000] [--slice 100000]
+The three runs are made ``--repeat`` times (default 3), in rounds that interleave
+them, so that a machine whose speed drifts during the bench slows both sides alike.
+The table gives the median of each, with the fastest and slowest run; the ratio is
+that of the medians, and each round's own ratio (its runs taken minutes apart at
+most) is printed beside it.
+
+Usage: python bench/ingest.py [--rows 1000000] [--slice 100000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import statistics
 import sys
 
-from common import BIN, PYTHON, WORK, Measure, pipeline, run, table
+from common import BIN, PYTHON, ROOT, WORK, Measure, pipeline, run, table
 
-FIXTURE = WORK.parent.parent / "tests" / "fixtures" / "ftm"
+FIXTURE = ROOT / "tests" / "fixtures" / "ftm"
 
 
 def build(path, rows: int) -> int:
@@ -62,6 +69,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--slice", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the three runs")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     full = WORK / "donations-full.csv"
@@ -70,44 +78,65 @@ def main() -> int:
     sliced = build(part, args.slice)
     print(f"input: {rows:,} rows ({full.stat().st_size / 2**20:.0f} MB); slice {sliced:,} rows")
 
-    ours_full = shadowtrace("shadowtrace ingest (full)", full, WORK / "full.duckdb")
-    ours_slice = shadowtrace("shadowtrace ingest (slice)", part, WORK / "slice.duckdb")
+    labels = {
+        "full": "shadowtrace ingest (full)",
+        "slice": "shadowtrace ingest (slice)",
+        "ref": "ftm map-csv | ftm aggregate (slice)",
+    }
+    runs: dict[str, list[Measure]] = {key: [] for key in labels}
     mapped = WORK / "mapped.ijson"
-    ref = pipeline(
-        "ftm map-csv | ftm aggregate (slice)",
-        [str(BIN / "ftm"), "map-csv", str(FIXTURE / "donations.yml")],
-        [str(BIN / "ftm"), "aggregate"],
-        stdin=part,
-        stdout=mapped,
-    )
-    if not (ours_full.ok and ours_slice.ok and ref.ok):
-        print("a run failed", file=sys.stderr)
-        return 1
+    for n in range(1, max(args.repeat, 1) + 1):
+        runs["full"].append(shadowtrace(labels["full"], full, WORK / "full.duckdb"))
+        runs["slice"].append(shadowtrace(labels["slice"], part, WORK / "slice.duckdb"))
+        runs["ref"].append(
+            pipeline(
+                labels["ref"],
+                [str(BIN / "ftm"), "map-csv", str(FIXTURE / "donations.yml")],
+                [str(BIN / "ftm"), "aggregate"],
+                stdin=part,
+                stdout=mapped,
+            )
+        )
+        if not all(r[-1].ok for r in runs.values()):
+            print("a run failed", file=sys.stderr)
+            return 1
+        f, r = runs["full"][-1], runs["ref"][-1]
+        print(
+            f"round {n}: {f.seconds:.1f} s for {rows:,} rows, reference {r.seconds:.1f} s for "
+            f"{sliced:,}: {(rows / f.seconds) / (sliced / r.seconds):.1f}x",
+            flush=True,
+        )
+    seconds = {key: statistics.median(m.seconds for m in ms) for key, ms in runs.items()}
     body = []
-    for m, n in ((ours_full, rows), (ours_slice, sliced), (ref, sliced)):
+    for key, n in (("full", rows), ("slice", sliced), ("ref", sliced)):
+        times = [m.seconds for m in runs[key]]
         body.append(
             [
-                m.label,
+                labels[key],
                 f"{n:,}",
-                f"{m.seconds:.1f}",
-                f"{n / m.seconds:,.0f}",
-                f"{m.peak_rss_mb:,.0f}",
+                f"{seconds[key]:.1f}",
+                f"{min(times):.1f}–{max(times):.1f}",
+                f"{n / seconds[key]:,.0f}",
+                f"{max(m.peak_rss_mb for m in runs[key]):,.0f}",
             ]
         )
-    print(table(["run", "rows", "seconds", "rows/s", "peak RSS MB"], body))
-    ref_rate = sliced / ref.seconds
-    ratio_full = (rows / ours_full.seconds) / ref_rate
-    ratio_slice = (sliced / ours_slice.seconds) / ref_rate
+    heads = ["run", "rows", "median s", "range s", "rows/s", "peak RSS MB (max)"]
+    print(f"{len(runs['full'])} round(s), medians:")
+    print(table(heads, body))
+    ref_rate = sliced / seconds["ref"]
+    ratio_full = (rows / seconds["full"]) / ref_rate
+    ratio_slice = (sliced / seconds["slice"]) / ref_rate
     print(
         f"throughput ratio against ftm map-csv | ftm aggregate on {sliced:,} rows: "
         f"{ratio_full:.1f}x (shadowtrace on {rows:,} rows), {ratio_slice:.1f}x (same slice, "
         "where process start-up weighs more)"
     )
+    peak = max(m.peak_rss_mb for m in runs["full"])
     verdict = {True: "met", False: "NOT met"}
     print(
         f"targets: >= 20x: {verdict[ratio_full >= 20]}; "
-        f"1M rows < 60 s: {verdict[ours_full.seconds < 60 and rows >= 1_000_000]}; "
-        f"< 2 GB: {verdict[ours_full.peak_rss_mb < 2048]}"
+        f"1M rows < 60 s: {verdict[seconds['full'] < 60 and rows >= 1_000_000]}; "
+        f"< 2 GB: {verdict[peak < 2048]}"
     )
     shutil.rmtree(WORK / "tmp", ignore_errors=True)
     return 0

@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 
 BENCHES: list[tuple[str, list[str], list[str]]] = [
     # (script, full arguments, --quick arguments)
-    ("ingest.py", [], ["--rows", "100000", "--slice", "20000"]),
+    ("ingest.py", [], ["--rows", "100000", "--slice", "20000", "--repeat", "1"]),
     ("simulate.py", [], ["--quick"]),
     ("resolve.py", [], ["--quick"]),
     ("detect.py", [], ["--quick"]),
