@@ -131,11 +131,13 @@ def main() -> int:
         f"{ratio_full:.1f}x (shadowtrace on {rows:,} rows), {ratio_slice:.1f}x (same slice, "
         "where process start-up weighs more)"
     )
+    # Time and memory targets hold for every run, not only the median one.
+    slowest = max(m.seconds for m in runs["full"])
     peak = max(m.peak_rss_mb for m in runs["full"])
     verdict = {True: "met", False: "NOT met"}
     print(
         f"targets: >= 20x: {verdict[ratio_full >= 20]}; "
-        f"1M rows < 60 s: {verdict[seconds['full'] < 60 and rows >= 1_000_000]}; "
+        f"1M rows < 60 s: {verdict[slowest < 60 and rows >= 1_000_000]}; "
         f"< 2 GB: {verdict[peak < 2048]}"
     )
     shutil.rmtree(WORK / "tmp", ignore_errors=True)
