@@ -200,8 +200,7 @@ def read_ftm_json(
     )
     con.execute(
         f"INSERT INTO _jvals SELECT source_row, {string_literal(FTM_ORIGIN)}, entity_id, schema, "
-        "'id', 'id', entity_id, "
-        "NULL, NULL, NULL, NULL, FALSE, ? FROM _je",
+        "'id', 'id', entity_id, NULL, NULL, NULL, NULL, FALSE, ? FROM _je",
         [dataset],
     )
     _clean_into_raw(con, "_jvals", src)
