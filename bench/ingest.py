@@ -14,7 +14,12 @@ The table gives the median of each, with the fastest and slowest run; the ratio 
 that of the medians, and each round's own ratio (its runs taken minutes apart at
 most) is printed beside it.
 
-Usage: python bench/ingest.py [--rows 1000000] [--slice 100000] [--repeat 3]
+``--ref-full`` also runs the reference once on the full file (about 7 minutes for
+1M rows here), for the ratio on the very same input: the reference reads a row
+faster there than on the slice (its start-up is spread over ten times the rows), so
+this ratio is the stricter one.
+
+Usage: python bench/ingest.py [--rows 1000000] [--slice 100000] [--repeat 3] [--ref-full]
 """
 
 from __future__ import annotations
@@ -65,11 +70,24 @@ def shadowtrace(label: str, csv_path, store) -> Measure:
     )  # fmt: skip
 
 
+def reference(label: str, csv_path) -> Measure:
+    return pipeline(
+        label,
+        [str(BIN / "ftm"), "map-csv", str(FIXTURE / "donations.yml")],
+        [str(BIN / "ftm"), "aggregate"],
+        stdin=csv_path,
+        stdout=WORK / "mapped.ijson",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--slice", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the three runs")
+    parser.add_argument(
+        "--ref-full", action="store_true", help="run the reference on the full file too, once"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     full = WORK / "donations-full.csv"
@@ -84,19 +102,10 @@ def main() -> int:
         "ref": "ftm map-csv | ftm aggregate (slice)",
     }
     runs: dict[str, list[Measure]] = {key: [] for key in labels}
-    mapped = WORK / "mapped.ijson"
     for n in range(1, max(args.repeat, 1) + 1):
         runs["full"].append(shadowtrace(labels["full"], full, WORK / "full.duckdb"))
         runs["slice"].append(shadowtrace(labels["slice"], part, WORK / "slice.duckdb"))
-        runs["ref"].append(
-            pipeline(
-                labels["ref"],
-                [str(BIN / "ftm"), "map-csv", str(FIXTURE / "donations.yml")],
-                [str(BIN / "ftm"), "aggregate"],
-                stdin=part,
-                stdout=mapped,
-            )
-        )
+        runs["ref"].append(reference(labels["ref"], part))
         if not all(r[-1].ok for r in runs.values()):
             print("a run failed", file=sys.stderr)
             return 1
@@ -131,12 +140,27 @@ def main() -> int:
         f"{ratio_full:.1f}x (shadowtrace on {rows:,} rows), {ratio_slice:.1f}x (same slice, "
         "where process start-up weighs more)"
     )
+    # The target is judged on the same input when the reference ran on it.
+    ratio, basis = ratio_full, f"against the reference's {sliced:,}-row slice"
+    if args.ref_full:
+        ref = reference("ftm map-csv | ftm aggregate (full)", full)
+        if not ref.ok:
+            print("the reference failed on the full file", file=sys.stderr)
+            return 1
+        full_rate = rows / ref.seconds
+        ratio = (rows / seconds["full"]) / full_rate
+        basis = "on the same input"
+        print(
+            f"reference on the full file, once: {ref.seconds:.1f} s, {full_rate:,.0f} rows/s, "
+            f"peak RSS {ref.peak_rss_mb:,.0f} MB; throughput ratio on the same {rows:,} rows: "
+            f"{ratio:.1f}x (shadowtrace's median run)"
+        )
     # Time and memory targets hold for every run, not only the median one.
     slowest = max(m.seconds for m in runs["full"])
     peak = max(m.peak_rss_mb for m in runs["full"])
     verdict = {True: "met", False: "NOT met"}
     print(
-        f"targets: >= 20x: {verdict[ratio_full >= 20]}; "
+        f"targets: >= 20x ({basis}): {verdict[ratio >= 20]}; "
         f"1M rows < 60 s: {verdict[slowest < 60 and rows >= 1_000_000]}; "
         f"< 2 GB: {verdict[peak < 2048]}"
     )
