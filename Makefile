@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# nomenklatura, the reference of bench/resolve.py, in an environment of its own
+REF_VENV ?= .venv-ref
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install demo test test-browser lint bench clean
@@ -32,9 +34,14 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src/shadowtrace
 
+$(REF_VENV)/.installed: bench/requirements-ref.lock
+	$(PYTHON) -m venv $(REF_VENV)
+	$(REF_VENV)/bin/python -m pip install -q -r bench/requirements-ref.lock
+	touch $@
+
 ## make bench: benchmarks that print figures against a named baseline
-bench: install
-	$(BIN)/python bench/run_all.py
+bench: install $(REF_VENV)/.installed
+	SHADOWTRACE_REF_PYTHON=$(abspath $(REF_VENV))/bin/python $(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache shadowtrace.duckdb
+	rm -rf $(VENV) $(REF_VENV) .pytest_cache .mypy_cache .ruff_cache shadowtrace.duckdb

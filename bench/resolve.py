@@ -41,7 +41,8 @@ resolved is built afresh. ``--quick`` shrinks every input (a smoke run, not the
 figures to quote).
 
 nomenklatura is a benchmark dependency only; it runs in its own environment
-(``--ref-python``, default ``/work/venv-ref/bin/python`` or ``$SHADOWTRACE_REF_PYTHON``).
+(``--ref-python``, default ``$SHADOWTRACE_REF_PYTHON`` or ``.venv-ref/bin/python``, the
+environment ``make bench`` builds from ``bench/requirements-ref.lock``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ from shadowtrace.simulate import simulate  # noqa: E402
 from shadowtrace.store import Store  # noqa: E402
 from shadowtrace.store.sql import string_literal  # noqa: E402
 
-REF_PYTHON = os.environ.get("SHADOWTRACE_REF_PYTHON", "/work/venv-ref/bin/python")
+REF_PYTHON = os.environ.get("SHADOWTRACE_REF_PYTHON", str(ROOT / ".venv-ref" / "bin" / "python"))
 LOGIC_V2_THRESHOLD = 0.7
 OURS = ROOT / "bench" / "_ours_resolve.py"
 WORLD_SEED = 90210  # no test uses it
