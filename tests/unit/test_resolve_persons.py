@@ -66,3 +66,15 @@ def test_hostile_phrases(phrase: str) -> None:
 @given(st.lists(st.text(max_size=12), max_size=8))
 def test_search_and_hash_agree_on_any_text(phrases: list[str]) -> None:
     assert _by_search(phrases) == _by_hash(phrases)
+
+
+@pytest.mark.parametrize("kind", ["string", "large_string"])
+def test_sorted_reads_sliced_columns_of_either_offset_width(kind: str) -> None:
+    import bisect
+
+    import pyarrow as pa
+
+    column = pa.array(["a", "b", "ж", "中", "𝔘"], getattr(pa, kind)()).slice(1, 3)
+    ordered = persons._Sorted(column)
+    assert list(ordered) == [s.encode() for s in ("b", "ж", "中")]
+    assert bisect.bisect_left(ordered, "中".encode()) == 2

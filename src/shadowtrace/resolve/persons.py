@@ -82,8 +82,9 @@ class _Sorted(Sequence[bytes]):
     def __init__(self, column: pa.StringArray) -> None:
         _, offsets, data = column.buffers()
         assert offsets is not None and data is not None
-        start = column.offset
-        self.offsets = memoryview(offsets).cast("B").cast("i")[start : start + len(column) + 1]
+        raw = memoryview(offsets).cast("B")
+        wide = raw.cast("q") if pa.types.is_large_string(column.type) else raw.cast("i")
+        self.offsets = wide[column.offset : column.offset + len(column) + 1]
         self.data = memoryview(data).cast("B")
 
     def __len__(self) -> int:
